@@ -1,0 +1,3 @@
+"""contractflow: contract approval workflows and risk rules."""
+
+__version__ = "0.1.0"

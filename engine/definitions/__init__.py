@@ -1,0 +1,1 @@
+"""Files -> domain: contract files, workflow YAML and rule YAML, with line numbers."""

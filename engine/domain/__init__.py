@@ -1,0 +1,1 @@
+"""Domain models: pydantic and the standard library only, no I/O."""

@@ -1,0 +1,1 @@
+"""Use cases. Interfaces (CLI, web, flows) call these; they own transactions."""

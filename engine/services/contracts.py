@@ -1,0 +1,27 @@
+"""Reading contract drafts (checked against the configured currencies)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.definitions.contracts import load_contract_file
+from engine.domain.contract import Contract
+from engine.errors import InvalidInput
+from engine.services.runtime import Runtime
+
+
+def read_contract(rt: Runtime, path: Path) -> Contract:
+    """A contract file checked against the currencies in config/risk.yaml."""
+    return load_contract_file(path, rt.risk_config.currencies)
+
+
+def validate_files(rt: Runtime, paths: Sequence[Path]) -> list[str]:
+    """Every problem in every file, one line each (`FILE: field.path: message`)."""
+    errors: list[str] = []
+    for path in paths:
+        try:
+            read_contract(rt, path)
+        except InvalidInput as exc:
+            errors.extend(exc.lines())
+    return errors

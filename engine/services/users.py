@@ -1,0 +1,126 @@
+"""People: add or update users, list them, hash and check passwords (argon2)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.domain.people import ROLE_DESCRIPTIONS, Role, UserView
+from engine.errors import InvalidInput, NotFound
+from engine.services.runtime import Runtime
+from engine.store import models as m
+
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+def _hasher():  # type: ignore[no-untyped-def]
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return str(_hasher().hash(password))
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant-time check; a user without a password can never sign in."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    if not password_hash:
+        _hasher().hash(password)  # spend the same time as a real check
+        return False
+    try:
+        return bool(_hasher().verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def seed_roles(session: Session) -> None:
+    """Make sure every role the product knows exists (idempotent)."""
+    existing = set(session.scalars(select(m.Role.name)))
+    for role, description in ROLE_DESCRIPTIONS.items():
+        if role.value not in existing:
+            session.add(m.Role(name=role.value, description=description))
+
+
+def view(user: m.User) -> UserView:
+    return UserView(
+        username=user.username, email=user.email, roles=user.role_names, active=user.active
+    )
+
+
+def get_user(session: Session, username: str) -> m.User:
+    user = session.scalar(select(m.User).where(m.User.username == username))
+    if user is None:
+        raise NotFound(f"user {username!r} does not exist (add it with `contractflow users add`)")
+    return user
+
+
+def users_with_role(session: Session, role: str) -> list[m.User]:
+    return list(
+        session.scalars(
+            select(m.User)
+            .join(m.UserRole)
+            .where(m.UserRole.role == role, m.User.active.is_(True))
+            .order_by(m.User.username)
+        )
+    )
+
+
+def check_user_input(username: str, roles: Sequence[str], email: str | None) -> list[str]:
+    import re
+
+    problems = []
+    if not re.match(USERNAME_PATTERN, username):
+        problems.append(
+            f"username: {username!r} must be lower-case letters, digits, '.', '_' or '-' "
+            "(at most 64)"
+        )
+    known = {r.value for r in Role}
+    for role in roles:
+        if role not in known:
+            problems.append(f"--role: {role!r} is not a role; known: {', '.join(sorted(known))}")
+    if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+        problems.append(f"--email: {email!r} is not an email address")
+    return problems
+
+
+def add_user(
+    rt: Runtime,
+    username: str,
+    roles: Sequence[str],
+    email: str | None = None,
+    password: str | None = None,
+) -> UserView:
+    """Add a user, or update an existing one (roles given replace the old ones)."""
+    problems = check_user_input(username, roles, email)
+    if password is not None and len(password) < 8:
+        problems.append("password: at least 8 characters")
+    if problems:
+        raise InvalidInput(problems)
+    with rt.db.transaction() as session:
+        seed_roles(session)
+        session.flush()
+        user = session.scalar(select(m.User).where(m.User.username == username))
+        if user is None:
+            user = m.User(username=username)
+            session.add(user)
+        if email is not None:
+            user.email = email
+        if password is not None:
+            user.password_hash = hash_password(password)
+        if roles:
+            wanted = set(roles)
+            user.roles = [r for r in user.roles if r.role in wanted] + [
+                m.UserRole(role=r) for r in sorted(wanted - set(user.role_names))
+            ]
+        session.flush()
+        return view(user)
+
+
+def list_users(rt: Runtime) -> list[UserView]:
+    with rt.db.sessions() as session:
+        return [view(u) for u in session.scalars(select(m.User).order_by(m.User.username))]

@@ -1,0 +1,69 @@
+"""Effective settings, from `CONTRACTFLOW_*` environment variables and an optional `.env`.
+
+Everything a deployment may change lives here so that `contractflow config show` can print
+one true picture of it. Risk thresholds, the base currency and FX rates are data that risk
+officers edit, so they live in `config/risk.yaml` (see `engine.definitions.riskconfig`);
+`base_currency` here only overrides the file.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The folder that holds config/, rules/ and templates/ in a checkout (or an installed tree).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Deployment settings. Secrets are `SecretStr` so they never print by accident."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONTRACTFLOW_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        default="sqlite:///contractflow.db",
+        description="Any SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host/db",
+    )
+    data_dir: Path = Field(
+        default=Path(".contractflow"), description="Runtime files (Prefect home)"
+    )
+    config_dir: Path = PROJECT_ROOT / "config"
+    rules_dir: Path = PROJECT_ROOT / "rules"
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    base_currency: str | None = Field(default=None, description="Overrides config/risk.yaml")
+    risk_backend: Literal["durable", "python"] = "durable"
+    risk_workers: int = Field(default=1, ge=1, le=32)
+
+    user: str | None = Field(default=None, description="Acting user when --as is not given")
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "contractflow@localhost"
+    base_url: str | None = Field(
+        default=None, description="Links in emails, e.g. https://cf.example.com"
+    )
+
+    secret_key: SecretStr = Field(
+        default=SecretStr("change-me-in-production"),
+        description="Signs web sessions and CSRF tokens",
+    )
+    upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    alerts_cron: str = "0 7 * * *"
+    escalations_cron: str = "0 * * * *"
+    rescore_cron: str = "30 2 * * *"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once; tests call `get_settings.cache_clear()`)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Prefect flows: thin wrappers over services (alerts, escalations, re-scoring)."""

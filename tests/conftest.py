@@ -1,0 +1,114 @@
+"""Shared fixtures: a real database per test, on SQLite and (when configured) PostgreSQL.
+
+`CONTRACTFLOW_TEST_DATABASE_URL` points at a PostgreSQL server; this suite creates a fresh
+database there for the run and drops it at the end. `make test` sets the variable whenever
+the local server answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from engine.services.runtime import Runtime
+from engine.settings import Settings
+from engine.store import migrate
+from engine.store.db import Database, normalise_url
+from engine.store.models import Base
+from tests.support import FrozenClock
+
+PG_URL = os.environ.get("CONTRACTFLOW_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str | None]:
+    """A PostgreSQL database created for this run (None when no server is configured)."""
+    if not PG_URL:
+        yield None
+        return
+    base = make_url(normalise_url(PG_URL))
+    name = f"cf_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    migrate.upgrade(db)
+    db.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is faster)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    db.dispose()  # the last connection to close checkpoints the WAL into the file
+    return path
+
+
+def _truncate_all(url: str) -> None:
+    db = Database(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    db.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_database: str | None
+) -> str:
+    """A migrated, empty database URL: a fresh SQLite file, or the run's PostgreSQL database."""
+    if request.param == "sqlite":
+        path = tmp_path / "contractflow.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    if pg_database is None:
+        pytest.skip("CONTRACTFLOW_TEST_DATABASE_URL is not set")
+    _truncate_all(pg_database)
+    return pg_database
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(dt.datetime(2027, 1, 4, 9, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=db_url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def rt(settings: Settings, clock: FrozenClock) -> Iterator[Runtime]:
+    """The product wired to a fresh database, with roles seeded (as `init` leaves it)."""
+    from engine.services.users import seed_roles
+
+    runtime = Runtime(settings, clock=clock)
+    with runtime.db.transaction() as session:
+        seed_roles(session)
+    yield runtime
+    runtime.close()
