@@ -10,7 +10,7 @@ import sys
 
 from engine.cli.common import handle_errors, runtime
 
-DEMO_PASSWORD = "demo-pass-2026"
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - documented demo password, printed by make demo
 
 #: (user, roles, email) - one person per role so every inbox has an owner.
 DEMO_USERS: list[tuple[str, list[str], str]] = [
