@@ -112,3 +112,24 @@ def rt(settings: Settings, clock: FrozenClock) -> Iterator[Runtime]:
         seed_roles(session)
     yield runtime
     runtime.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show how many tests ran on each database, so a silent PostgreSQL skip is visible."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if getattr(report, "when", "call") not in ("call", "setup"):
+                continue
+            if outcome == "passed" and report.when != "call":
+                continue
+            for backend in ("sqlite", "postgresql"):
+                if f"[{backend}" in nodeid or f"-{backend}]" in nodeid or f"-{backend}-" in nodeid:
+                    counts.setdefault(backend, {}).setdefault(outcome, 0)
+                    counts[backend][outcome] += 1
+    if counts:
+        terminalreporter.section("tests per database")
+        for backend, by in sorted(counts.items()):
+            parts = ", ".join(f"{n} {k}" for k, n in sorted(by.items()))
+            terminalreporter.write_line(f"{backend}: {parts}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from engine.services.runtime import Runtime
 from engine.store import models as m
+from engine.store.db import Database
 
 NOW = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
 
@@ -23,12 +25,12 @@ def test_migrations_match_the_models(rt: Runtime) -> None:
         assert compare_metadata(ctx, m.Base.metadata) == []
 
 
-def test_sqlite_runs_with_wal_and_foreign_keys(rt: Runtime) -> None:
-    if rt.db.dialect != "sqlite":
-        pytest.skip("SQLite pragmas")
-    with rt.db.engine.connect() as conn:
+def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    db.dispose()
 
 
 def _contract_rows(rt: Runtime) -> tuple[int, int]:
