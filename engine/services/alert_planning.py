@@ -1,0 +1,205 @@
+"""Planning obligation alerts: one set-based statement writes every outbox row due today.
+
+An obligation reaches an alert level by its due date relative to the planning date (the
+bands of SPEC section 2, thresholds from `config/risk.yaml`):
+
+| level              | open obligation whose due date is ...                         |
+|--------------------|----------------------------------------------------------------|
+| `due_soon`         | the planning date or up to `due_soon_days` (7) days after it   |
+| `overdue`          | 1 .. `overdue_high_days` (14) days before it                   |
+| `overdue_high`     | more than 14 and up to `overdue_critical_days` (60) days before |
+| `overdue_critical` | more than 60 days before it                                    |
+
+The statement is `INSERT INTO outbox ... SELECT ... FROM (open obligations due by then) ON
+CONFLICT (key) DO NOTHING`: the `WHERE status = 'open' AND due <= :soon_until` range is served by the partial
+index `ix_obligations_open_due`, recipients are gathered by correlated subqueries, and the
+unique key `obligation:<contract id>:<obligation id>:<level>` makes a second run (or a second
+worker) a no-op. Only the obligation's current level is planned: an obligation first seen 70
+days late gets the critical alert, not the three it skipped. JSON building differs by dialect
+(`json_build_object` / `json_object`), so the statement is assembled from small fragments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Date, bindparam, text
+from sqlalchemy.orm import Session
+
+from engine.domain.riskconfig import RiskConfig
+from engine.store import models as m
+
+LEVELS = ("due_soon", "overdue", "overdue_high", "overdue_critical")
+
+LEVEL_SUBJECTS = {
+    "due_soon": "Due soon",
+    "overdue": "Overdue",
+    "overdue_high": "Overdue (high)",
+    "overdue_critical": "Overdue (critical)",
+}
+
+
+@dataclass(frozen=True)
+class Bands:
+    """Date boundaries of the levels for one planning date (inclusive lower bounds)."""
+
+    as_of: dt.date
+    soon_until: dt.date  # due <= this: due soon or overdue at all
+    overdue_from: dt.date  # due >= this and < as_of: overdue (1..14 days)
+    high_from: dt.date  # due >= this and < overdue_from: overdue_high (15..60 days)
+
+    @classmethod
+    def for_date(cls, as_of: dt.date, config: RiskConfig) -> Bands:
+        p = config.parameters
+        soon = int(p.get("due_soon_days", 7))
+        high = int(p.get("overdue_high_days", 14))
+        critical = int(p.get("overdue_critical_days", 60))
+        return cls(
+            as_of=as_of,
+            soon_until=as_of + dt.timedelta(days=soon),
+            overdue_from=as_of - dt.timedelta(days=high),
+            high_from=as_of - dt.timedelta(days=critical),
+        )
+
+    def level_of(self, due: dt.date) -> str | None:
+        """The level of one due date (used by tests and the docs; planning does it in SQL)."""
+        if due > self.soon_until:
+            return None
+        if due >= self.as_of:
+            return "due_soon"
+        if due >= self.overdue_from:
+            return "overdue"
+        if due >= self.high_from:
+            return "overdue_high"
+        return "overdue_critical"
+
+
+def _fragments(dialect: str) -> dict[str, str]:
+    if dialect == "postgresql":
+        return {
+            "json_object": "json_build_object",
+            "amount_text": "CAST(d.amount AS TEXT)",
+            "date_text": "CAST({col} AS TEXT)",
+            "id_text": "CAST({col} AS TEXT)",
+            "recipients": (
+                "(SELECT coalesce(json_agg(x.email ORDER BY x.email), CAST('[]' AS json)) "
+                "FROM ({union}) x WHERE x.email IS NOT NULL)"
+            ),
+            "true": "true",
+        }
+    if dialect == "sqlite":
+        return {
+            "json_object": "json_object",
+            "amount_text": "printf('%.2f', d.amount)",
+            "date_text": "{col}",
+            "id_text": "CAST({col} AS TEXT)",
+            "recipients": (
+                "(SELECT json_group_array(x.email) "
+                "FROM ({union} ORDER BY 1) x WHERE x.email IS NOT NULL)"
+            ),
+            "true": "1",
+        }
+    raise NotImplementedError(f"alert planning supports sqlite and postgresql, not {dialect}")
+
+
+def planning_sql(dialect: str) -> str:
+    """The one statement that plans every alert (exposed for the docs and EXPLAIN in tests)."""
+    f = _fragments(dialect)
+    true = f["true"]
+    union = (
+        f"SELECT u.email AS email FROM users u WHERE u.id = d.owner_id AND u.active = {true} "  # noqa: S608 (constant fragments; values are bound)
+        "UNION SELECT u.email FROM users u "
+        f"WHERE u.username = d.obligation_owner AND u.active = {true} "
+        "UNION SELECT u.email FROM users u JOIN user_roles r ON r.user_id = u.id "
+        "WHERE r.role = 'contract_manager' AND d.level = 'overdue_critical' "
+        f"AND u.active = {true}"
+    )
+    recipients = f["recipients"].format(union=union)
+    obligation_id_text = f["id_text"].format(col="d.contract_id")
+    due_text = f["date_text"].format(col="d.due")
+    as_of_text = f["date_text"].format(col=":as_of")
+    key = f"'obligation:' || {obligation_id_text} || ':' || d.oid || ':' || d.level"
+    message_id = (
+        f"'<obligation.' || {obligation_id_text} || '.' || d.oid || '.' || d.level "
+        "|| '@' || :domain || '>'"
+    )
+    subject_prefix = " ".join(
+        f"WHEN '{level}' THEN '{label}'" for level, label in LEVEL_SUBJECTS.items()
+    )
+    subject = (
+        f"(CASE d.level {subject_prefix} END) || ': contract ' || d.code "
+        f"|| ', obligation ' || d.oid || ' due ' || {due_text}"
+    )
+    payload = (
+        f"{f['json_object']}("
+        "'contract', d.code, 'title', d.title, 'counterparty', d.counterparty_name, "
+        "'obligation', d.oid, 'obligation_kind', d.kind, 'party', d.party, "
+        "'description', d.description, "
+        f"'amount', CASE WHEN d.amount IS NULL THEN NULL ELSE {f['amount_text']} END, "
+        f"'currency', d.currency, 'due', {due_text}, 'as_of', {as_of_text}, "
+        "'owner', d.owner_name, 'obligation_owner', d.obligation_owner)"
+    )
+    sql = f"""
+INSERT INTO outbox (key, kind, level, contract_id, obligation_id, recipients, subject,
+                    payload, message_id, status, attempts, created_at)
+SELECT {key}, 'obligation_alert', d.level, d.contract_id, d.obligation_id,
+       {recipients}, {subject}, {payload}, {message_id}, 'pending', 0, :now
+FROM (
+    SELECT o.id AS obligation_id, o.contract_id, o.oid, o.kind, o.party, o.description,
+           o.amount, o.due, o.owner AS obligation_owner,
+           c.code, c.title, c.counterparty_name, c.currency, c.owner_id,
+           (SELECT u.username FROM users u WHERE u.id = c.owner_id) AS owner_name,
+           CASE WHEN o.due >= :as_of THEN 'due_soon'
+                WHEN o.due >= :overdue_from THEN 'overdue'
+                WHEN o.due >= :high_from THEN 'overdue_high'
+                ELSE 'overdue_critical' END AS level
+    FROM obligations o JOIN contracts c ON c.id = o.contract_id
+    WHERE o.status = 'open' AND o.due <= :soon_until
+) d
+WHERE {true} = {true}
+ON CONFLICT (key) DO NOTHING
+"""  # noqa: S608 (constant fragments; values are bound)
+    return sql
+
+
+def _count_sql() -> str:
+    return "SELECT count(*) FROM obligations o WHERE o.status = 'open' AND o.due <= :soon_until"
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    candidates: int  # open obligations at some level on the planning date
+    planned: int  # new outbox rows written now
+
+    @property
+    def skipped_duplicates(self) -> int:
+        """Obligations already alerted (or queued) at their current level."""
+        return self.candidates - self.planned
+
+
+def plan_obligation_alerts(
+    session: Session, config: RiskConfig, as_of: dt.date, *, now: dt.datetime, domain: str
+) -> PlanResult:
+    """Write the outbox rows for `as_of` in the caller's transaction."""
+    bands = Bands.for_date(as_of, config)
+    dialect = session.get_bind().dialect.name
+    dates = {
+        "as_of": bands.as_of,
+        "soon_until": bands.soon_until,
+        "overdue_from": bands.overdue_from,
+        "high_from": bands.high_from,
+    }
+    statement = text(planning_sql(dialect)).bindparams(
+        *(bindparam(name, type_=Date()) for name in dates),
+        bindparam("now", type_=m.UTCDateTime()),
+    )
+    candidates = int(
+        session.execute(
+            text(_count_sql()).bindparams(bindparam("soon_until", type_=Date())),
+            {"soon_until": bands.soon_until},
+        ).scalar_one()
+    )
+    result = session.execute(statement, {**dates, "now": now, "domain": domain})
+    planned = int(getattr(result, "rowcount", 0) or 0)
+    return PlanResult(candidates=candidates, planned=planned)

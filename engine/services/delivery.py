@@ -1,0 +1,252 @@
+"""Delivering outbox rows: claim, send over one SMTP connection, mark sent — one row at a time.
+
+Exactly-once as far as email allows (DESIGN.md):
+
+1. **Claim** a batch in one transaction: pending rows whose `next_attempt_at` has come (or is
+   empty), oldest first; each gets a lease (`next_attempt_at = now + lease`) and `attempts + 1`.
+   On PostgreSQL the claim takes `FOR UPDATE SKIP LOCKED`, so two senders never share a row.
+2. **Send** each message with its stable Message-ID.
+3. **Mark** it sent in its own transaction straight after the server's 250.
+
+A crash between 2 and 3 leaves the row pending under its lease; once the lease runs out the
+next run sends it again with the same Message-ID: at most one duplicate per crash, and it is
+recognisable. A crash before 2 sends nothing twice. A mail server that is down stops the
+batch: every row stays pending (lease released) and goes out on a later run.
+
+Replies: 5xx marks the row `failed` with the server's words; 4xx is retried in the batch with
+backoff, then the row waits `retry_after(attempts)` before the next run tries it; after
+`max_attempts` it is `failed`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select, update
+
+from engine.notify.message import build_message
+from engine.notify.render import render_email
+from engine.notify.smtp import (
+    PermanentDeliveryError,
+    SmtpConfig,
+    SmtpSender,
+    SmtpUnavailable,
+    TransientDeliveryError,
+)
+from engine.services.runtime import Runtime
+from engine.store import models as m
+
+DEFAULT_LEASE = dt.timedelta(minutes=5)
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    failed: int = 0  # failed for good in this run (5xx, no recipients, too many attempts)
+    deferred: int = 0  # still pending after this run (4xx, or the server was unreachable)
+    unavailable: str | None = None  # why the batch stopped early, when it did
+
+    def as_dict(self) -> dict[str, int]:
+        return {"sent": self.sent, "failed": self.failed, "deferred": self.deferred}
+
+
+def smtp_config(rt: Runtime) -> SmtpConfig:
+    s = rt.settings
+    return SmtpConfig(
+        host=s.smtp_host,
+        port=s.smtp_port,
+        user=s.smtp_user,
+        password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+        starttls=s.smtp_starttls,
+        timeout=s.smtp_timeout_seconds,
+    )
+
+
+def mail_domain(rt: Runtime) -> str:
+    """The right-hand side of Message-IDs: the sender address's domain."""
+    _, _, domain = rt.settings.mail_from.rpartition("@")
+    return domain.strip(">").strip() or "contractflow.local"
+
+
+def retry_after(attempts: int) -> dt.timedelta:
+    """Wait before the next run retries a message the server deferred (4xx): 5 min doubling, 6 h cap."""
+    return min(dt.timedelta(minutes=5) * 2 ** max(attempts - 1, 0), dt.timedelta(hours=6))
+
+
+def _eligible(now: dt.datetime):  # type: ignore[no-untyped-def]
+    return (m.OutboxMessage.status == "pending") & or_(
+        m.OutboxMessage.next_attempt_at.is_(None), m.OutboxMessage.next_attempt_at <= now
+    )
+
+
+def claim(
+    rt: Runtime, *, after_id: int, limit: int, lease: dt.timedelta, kinds: tuple[str, ...] | None
+) -> list[m.OutboxMessage]:
+    """Lease up to `limit` due rows with id > `after_id` (see module docstring)."""
+    now = rt.clock()
+    with rt.db.transaction() as session:
+        query = (
+            select(m.OutboxMessage)
+            .where(_eligible(now), m.OutboxMessage.id > after_id)
+            .order_by(m.OutboxMessage.id)
+            .limit(limit)
+        )
+        if kinds:
+            query = query.where(m.OutboxMessage.kind.in_(kinds))
+        if rt.db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list(session.scalars(query))
+        if rows:
+            session.execute(
+                update(m.OutboxMessage)
+                .where(m.OutboxMessage.id.in_([r.id for r in rows]))
+                .values(next_attempt_at=now + lease, attempts=m.OutboxMessage.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+        session.expunge_all()
+    for row in rows:
+        row.attempts += 1  # detached copies: mirror what the UPDATE wrote
+    return rows
+
+
+def _finish(rt: Runtime, row_id: int, **values: object) -> None:
+    with rt.db.transaction() as session:
+        session.execute(
+            update(m.OutboxMessage)
+            .where(m.OutboxMessage.id == row_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _release(rt: Runtime, ids: list[int], reason: str | None) -> None:
+    """Give claimed rows back untouched (the server went away before their turn)."""
+    if not ids:
+        return
+    with rt.db.transaction() as session:
+        values: dict[str, object] = {
+            "next_attempt_at": None,
+            "attempts": m.OutboxMessage.attempts - 1,
+        }
+        session.execute(
+            update(m.OutboxMessage)
+            .where(m.OutboxMessage.id.in_(ids), m.OutboxMessage.status == "pending")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if reason is not None:
+            session.execute(
+                update(m.OutboxMessage)
+                .where(m.OutboxMessage.id == ids[0])
+                .values(last_error=reason)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def count_due(rt: Runtime, kinds: tuple[str, ...] | None = None) -> int:
+    with rt.db.sessions() as session:
+        query = select(func.count()).select_from(m.OutboxMessage).where(_eligible(rt.clock()))
+        if kinds:
+            query = query.where(m.OutboxMessage.kind.in_(kinds))
+        return int(session.scalar(query) or 0)
+
+
+def send_pending(
+    rt: Runtime,
+    *,
+    batch_size: int = 200,
+    lease: dt.timedelta = DEFAULT_LEASE,
+    retries: int = 3,
+    backoff: float = 0.2,
+    max_attempts: int = 10,
+    kinds: tuple[str, ...] | None = None,
+    on_sent: Callable[[m.OutboxMessage], None] | None = None,
+) -> SendResult:
+    """Deliver every due outbox row over one reused SMTP connection (see module docstring)."""
+    result = SendResult()
+    after_id = 0
+    with SmtpSender(smtp_config(rt), retries=retries, backoff=backoff) as sender:
+        while True:
+            rows = claim(rt, after_id=after_id, limit=batch_size, lease=lease, kinds=kinds)
+            if not rows:
+                break
+            after_id = rows[-1].id
+            for index, row in enumerate(rows):
+                outcome = _deliver_one(rt, sender, row, max_attempts=max_attempts)
+                if outcome == "sent":
+                    result.sent += 1
+                    if on_sent is not None:
+                        on_sent(row)
+                elif outcome == "failed":
+                    result.failed += 1
+                elif outcome == "deferred":
+                    result.deferred += 1
+                else:  # the server is unreachable: give the rest back, stop the run
+                    result.unavailable = outcome
+                    _release(rt, [r.id for r in rows[index:]], outcome)
+                    result.deferred += count_due(rt, kinds)
+                    return result
+    return result
+
+
+def _deliver_one(
+    rt: Runtime, sender: SmtpSender, row: m.OutboxMessage, *, max_attempts: int
+) -> str:
+    """Send one claimed row and record the outcome: "sent", "failed", "deferred" or a reason."""
+    settings = rt.settings
+    now = rt.clock()
+    recipients = [r for r in (row.recipients or []) if r]
+    if not recipients:
+        _finish(
+            rt,
+            row.id,
+            status="failed",
+            next_attempt_at=None,
+            last_error="no recipient has an email address (set one with `contractflow users add "
+            "NAME --email ADDR`, then `contractflow alerts retry ID`)",
+        )
+        return "failed"
+    rendered = render_email(
+        settings.templates_dir / "email",
+        kind=row.kind,
+        level=row.level,
+        subject=row.subject,
+        payload=dict(row.payload or {}),
+        base_url=settings.base_url,
+        uid=row.message_id,
+        mail_from=settings.mail_from,
+    )
+    message = build_message(
+        rendered,
+        mail_from=settings.mail_from,
+        recipients=recipients,
+        message_id=row.message_id,
+        date=row.created_at,
+        key=row.key,
+    )
+    try:
+        refused = sender.send(message, settings.mail_from, recipients)
+    except SmtpUnavailable as exc:
+        return f"mail server unavailable: {exc.reply}"
+    except PermanentDeliveryError as exc:
+        _finish(rt, row.id, status="failed", next_attempt_at=None, last_error=exc.reply)
+        return "failed"
+    except TransientDeliveryError as exc:
+        if row.attempts >= max_attempts:
+            _finish(
+                rt,
+                row.id,
+                status="failed",
+                next_attempt_at=None,
+                last_error=f"gave up after {row.attempts} attempts: {exc.reply}",
+            )
+            return "failed"
+        _finish(rt, row.id, next_attempt_at=now + retry_after(row.attempts), last_error=exc.reply)
+        return "deferred"
+    note = "; ".join(f"refused {addr}: {reply}" for addr, reply in sorted(refused.items()))
+    _finish(
+        rt, row.id, status="sent", sent_at=rt.clock(), next_attempt_at=None, last_error=note or None
+    )
+    return "sent"
