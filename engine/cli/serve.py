@@ -1,0 +1,68 @@
+"""`contractflow serve`: the web app under uvicorn, with the scheduler beside it."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import socket
+from typing import Annotated, Any
+
+import typer
+
+from engine.cli.common import fail
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _scheduler(settings: Any, enabled: bool) -> contextlib.AbstractContextManager[Any]:
+    """The Prefect server and flow runner (alerts, escalations, re-scoring), when installed."""
+    if not enabled:
+        return contextlib.nullcontext()
+    try:
+        stack_module = importlib.import_module("flows.stack")
+    except ImportError:
+        typer.echo("scheduler: not available in this install; serving the web app only", err=True)
+        return contextlib.nullcontext()
+    typer.echo("scheduler: starting the local Prefect server and flow runner ...", err=True)
+    stack: contextlib.AbstractContextManager[Any] = stack_module.PrefectStack(settings)
+    return stack
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8000,
+    no_scheduler: Annotated[
+        bool, typer.Option("--no-scheduler", help="serve the web app only (no Prefect)")
+    ] = False,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes", min=1, max=64)] = 1,
+) -> None:
+    """Serve the web app and JSON API (OpenAPI at /docs) and run the scheduled jobs."""
+    import uvicorn
+
+    from engine.settings import get_settings
+
+    if not _port_free(host, port):
+        fail(f"--port: {host}:{port} is already in use (pick another with --port)")
+    settings = get_settings()
+    with _scheduler(settings, not no_scheduler):
+        typer.echo(f"contractflow: http://{host}:{port}/ (API docs at /docs)", err=True)
+        if workers > 1:
+            uvicorn.run(
+                "engine.web.asgi:app", host=host, port=port, workers=workers, log_level="info"
+            )
+        else:
+            from engine.web.app import create_app
+
+            uvicorn.run(create_app(), host=host, port=port, log_level="info")

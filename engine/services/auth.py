@@ -1,0 +1,160 @@
+"""Who is calling: password sign-in for the web pages, bearer tokens for scripts.
+
+Tokens are random (256 bits) and shown once; only their SHA-256 is stored, so a leaked
+database does not leak working tokens. A slow hash (argon2) buys nothing for a value with
+that much entropy and would cost milliseconds on every API call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import InvalidInput, NotFound
+from engine.services.runtime import Runtime
+from engine.services.users import get_user, verify_password
+from engine.store import models as m
+
+TOKEN_PREFIX = "cft_"  # noqa: S105 - a marker, not a secret
+#: `last_used_at` is refreshed at most this often, so API calls do not all write.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
+
+
+class Principal(BaseModel):
+    """The signed-in user as the access checks see them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    username: str
+    roles: frozenset[str]
+    email: str | None = None
+
+    def has(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+
+class TokenView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    user: str
+    name: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked: bool
+
+
+class NewToken(BaseModel):
+    """A token as created: the secret appears here and nowhere else, ever."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    user: str
+    name: str
+    token: str
+
+
+def principal(user: m.User) -> Principal:
+    return Principal(
+        id=user.id, username=user.username, roles=frozenset(user.role_names), email=user.email
+    )
+
+
+def load_principal(session: Session, user_id: int) -> Principal | None:
+    """The user behind a session cookie, or None when they were removed or deactivated."""
+    user = session.get(m.User, user_id)
+    if user is None or not user.active:
+        return None
+    return principal(user)
+
+
+def authenticate(rt: Runtime, username: str, password: str) -> Principal | None:
+    """Check a user name and password; None for any failure (never say which part was wrong)."""
+    with rt.db.sessions() as session:
+        user = session.scalar(select(m.User).where(m.User.username == username.strip()))
+        stored = user.password_hash if user is not None and user.active else None
+        if not verify_password(stored, password) or user is None:
+            return None
+        return principal(user)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(rt: Runtime, username: str, name: str = "") -> NewToken:
+    """A new API token for `username` (an existing, active user)."""
+    if len(name) > 100:
+        raise InvalidInput("--name: at most 100 characters")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with rt.db.transaction() as session:
+        user = get_user(session, username)
+        if not user.active:
+            raise InvalidInput(f"user {username!r} is deactivated")
+        row = m.ApiToken(
+            user_id=user.id, token_hash=hash_token(token), name=name, created_at=rt.clock()
+        )
+        session.add(row)
+        session.flush()
+        return NewToken(id=row.id, user=user.username, name=name, token=token)
+
+
+def principal_for_token(rt: Runtime, token: str) -> Principal | None:
+    """The user a bearer token stands for; None when unknown, revoked or the user is inactive."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    with rt.db.sessions() as session:
+        row = session.scalar(select(m.ApiToken).where(m.ApiToken.token_hash == hash_token(token)))
+        if row is None or row.revoked_at is not None:
+            return None
+        found = load_principal(session, row.user_id)
+        if found is None:
+            return None
+        now = rt.clock()
+        if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+            row.last_used_at = now
+            session.commit()
+        return found
+
+
+def list_tokens(rt: Runtime, username: str | None = None) -> list[TokenView]:
+    with rt.db.sessions() as session:
+        query = select(m.ApiToken, m.User.username).join(m.User, m.User.id == m.ApiToken.user_id)
+        if username is not None:
+            query = query.where(m.User.username == username)
+        return [
+            TokenView(
+                id=tok.id,
+                user=user,
+                name=tok.name,
+                created_at=tok.created_at,
+                last_used_at=tok.last_used_at,
+                revoked=tok.revoked_at is not None,
+            )
+            for tok, user in session.execute(query.order_by(m.ApiToken.id))
+        ]
+
+
+def revoke_token(rt: Runtime, token_id: int) -> TokenView:
+    with rt.db.transaction() as session:
+        row = session.get(m.ApiToken, token_id)
+        if row is None:
+            raise NotFound(f"token {token_id} does not exist")
+        if row.revoked_at is None:
+            row.revoked_at = rt.clock()
+        user = session.get(m.User, row.user_id)
+        return TokenView(
+            id=row.id,
+            user=user.username if user else "",
+            name=row.name,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            revoked=True,
+        )

@@ -1,0 +1,115 @@
+"""The app factory: one `Runtime`, the routers, the error handlers, sessions and assets.
+
+`create_app(rt)` is what `contractflow serve` runs under uvicorn and what tests drive; the
+same services the CLI calls do the work, so the web and the command line cannot disagree.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from engine.services.runtime import Runtime
+from engine.web import errors
+from engine.web.limits import BodySizeLimit
+from engine.web.templating import make_templates
+
+SESSION_COOKIE = "contractflow_session"
+SESSION_MAX_AGE = 12 * 3600
+#: Pages load nothing from elsewhere and run no inline script.
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+)
+DESCRIPTION = """The JSON API of contractflow: the same services as the `contractflow`
+command. Authenticate with `Authorization: Bearer TOKEN` (create a token with
+`contractflow tokens create --as USER`). Errors are `{"error": "...", "problems": [...]}`
+with status 400, 401, 403, 404, 409, 413 or 422."""
+
+
+def _swagger_assets() -> Path | None:
+    try:
+        bundle = importlib.import_module("swagger_ui_bundle")
+    except ImportError:
+        return None
+    return Path(bundle.swagger_ui_path)
+
+
+def create_app(rt: Runtime | None = None) -> FastAPI:
+    """The web app over `rt` (a new `Runtime` from the environment when not given)."""
+    owned = rt is None
+    runtime = rt or Runtime()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            runtime.close()
+
+    app = FastAPI(
+        title="contractflow",
+        version="0.1.0",
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.rt = runtime
+    app.state.templates = make_templates(runtime.settings.templates_dir)
+
+    secure = (runtime.settings.base_url or "").startswith("https://")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=runtime.settings.secret_key.get_secret_value(),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=secure,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.upload_max_bytes)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith("/docs"):
+            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    errors.install(app)
+    static = runtime.settings.templates_dir / "web" / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    assets = _swagger_assets()
+    if assets is not None:
+        app.mount("/docs/assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        if assets is None:
+            return HTMLResponse('<p>API schema: <a href="/openapi.json">/openapi.json</a></p>')
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="contractflow API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
+
+    from engine.web.api import router as api_router
+    from engine.web.routes import router as pages_router
+
+    app.include_router(api_router, prefix="/api")
+    app.include_router(pages_router)
+    return app

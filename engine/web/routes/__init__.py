@@ -1,0 +1,19 @@
+"""Server-rendered pages (not in the OpenAPI schema: that documents the JSON API)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+
+from engine.web.routes import admin, auth, dashboard
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/inbox", status_code=303)
+
+
+for module in (auth, dashboard, admin):
+    router.include_router(module.router)
