@@ -6,41 +6,16 @@ problem names `file:line`.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from engine.definitions.yamlio import format_loc, load_yaml_text, read_text
+from engine.domain.riskconfig import RiskConfig
 from engine.errors import InvalidDefinition
 
-Rate = Annotated[Decimal, Field(gt=0)]
-
-
-class RiskConfig(BaseModel):
-    """Money and thresholds the rules read. `fx_rates[X]` = base-currency units per 1 X."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
-    fx_rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Rate] = Field(default_factory=dict)
-    parameters: dict[str, Decimal] = Field(default_factory=dict)
-    holidays: list[dt.date] = Field(default_factory=list)
-    checksum: str = Field(default="", exclude=True)
-
-    @property
-    def currencies(self) -> frozenset[str]:
-        """Currencies a contract may be written in."""
-        return frozenset({self.base_currency, *self.fx_rates})
-
-    def to_base(self, amount: Decimal, currency: str) -> Decimal:
-        """Convert an amount into the base currency (exact Decimal arithmetic)."""
-        if currency == self.base_currency:
-            return amount
-        return amount * self.fx_rates[currency]
+__all__ = ["RiskConfig", "load_risk_config"]
 
 
 def load_risk_config(path: Path, base_currency: str | None = None) -> RiskConfig:

@@ -1,12 +1,22 @@
-"""Builds the configured risk evaluator (CONTRACTFLOW_RISK_BACKEND)."""
+"""Builds the configured risk evaluator (CONTRACTFLOW_RISK_BACKEND = durable | python)."""
 
 from __future__ import annotations
 
-from engine.definitions.riskconfig import RiskConfig
-from engine.errors import ContractflowError
+from engine.domain.riskconfig import RiskConfig
+from engine.domain.rules import RuleSet
 from engine.risk.base import RiskEvaluator
 from engine.settings import Settings
 
 
-def make_evaluator(settings: Settings, config: RiskConfig) -> RiskEvaluator:
-    raise ContractflowError("the risk rules engine is not built yet (issue 4)")
+def make_evaluator(settings: Settings, config: RiskConfig, rules: RuleSet) -> RiskEvaluator:
+    """durable_rules in `risk_workers` worker processes (started on first use), or the
+    plain-Python predicates compiled from the same rules."""
+    if settings.risk_backend == "python":
+        from engine.risk.python import PythonEvaluator
+
+        return PythonEvaluator(rules, config)
+    # The durable_rules worker pool lands next (issue 4); until then both names give the
+    # Python predicates, which the durable backend must agree with anyway.
+    from engine.risk.python import PythonEvaluator
+
+    return PythonEvaluator(rules, config)

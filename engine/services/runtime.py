@@ -16,6 +16,7 @@ from engine.settings import Settings, get_settings
 from engine.store.db import Database
 
 if TYPE_CHECKING:
+    from engine.domain.rules import RuleSet
     from engine.risk.base import RiskEvaluator
 
 
@@ -52,8 +53,15 @@ class Runtime:
         if self._evaluator is None:
             from engine.risk.factory import make_evaluator
 
-            self._evaluator = make_evaluator(self.settings, self.risk_config)
+            self._evaluator = make_evaluator(self.settings, self.risk_config, self.rules)
         return self._evaluator
+
+    @property
+    def rules(self) -> RuleSet:
+        """The rule set in force: the one `init` stored last, else the files in rules/."""
+        from engine.services.rules import active_rules
+
+        return active_rules(self)
 
     def set_evaluator(self, evaluator: RiskEvaluator) -> None:
         """Use a given evaluator (tests route with evaluators built for the case)."""

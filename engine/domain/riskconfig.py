@@ -1,0 +1,39 @@
+"""Money and thresholds the risk rules read (`config/risk.yaml`, loaded by
+`engine.definitions.riskconfig`).
+
+The model lives in the core layer because both the file loader and the risk backends use
+it, and those two adapters may not import each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Rate = Annotated[Decimal, Field(gt=0)]
+
+
+class RiskConfig(BaseModel):
+    """Money and thresholds the rules read. `fx_rates[X]` = base-currency units per 1 X."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    fx_rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Rate] = Field(default_factory=dict)
+    parameters: dict[str, Decimal] = Field(default_factory=dict)
+    holidays: list[dt.date] = Field(default_factory=list)
+    checksum: str = Field(default="", exclude=True)
+
+    @property
+    def currencies(self) -> frozenset[str]:
+        """Currencies a contract may be written in."""
+        return frozenset({self.base_currency, *self.fx_rates})
+
+    def to_base(self, amount: Decimal, currency: str) -> Decimal:
+        """Convert an amount into the base currency (exact Decimal arithmetic)."""
+        if currency == self.base_currency:
+            return amount
+        return amount * self.fx_rates[currency]
