@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Date, bindparam, text
 from sqlalchemy.orm import Session
 
-from engine.domain.riskconfig import RiskConfig
 from engine.store import models as m
+
+if TYPE_CHECKING:
+    from engine.definitions.riskconfig import RiskConfig
 
 LEVELS = ("due_soon", "overdue", "overdue_high", "overdue_critical")
 

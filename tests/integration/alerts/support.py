@@ -3,6 +3,7 @@ real SMTP server (aiosmtpd) on a loopback port whose replies a test can script."
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import email.policy
@@ -54,8 +55,19 @@ class Handler:
     messages: list[Received] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    sessions: int = 0  # EHLOs seen: one per SMTP connection
+    delay: float = 0.0  # seconds to sit on each DATA (the crash test widens its windows)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        self.sessions += 1
+        return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             if self.replies:
                 reply = self.replies.pop(0)

@@ -1,0 +1,69 @@
+"""`alerts run`, `alerts list`, `alerts retry`: the alert job without Prefect, and the outbox."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, parse_date, runtime
+
+COLUMNS = [
+    "id",
+    "status",
+    "level",
+    "contract",
+    "obligation",
+    "recipients",
+    "attempts",
+    "last_error",
+]
+
+
+def register(app: typer.Typer) -> None:
+    alerts_app = typer.Typer(
+        help="Overdue-obligation alerts and SLA escalation emails (the outbox).",
+        no_args_is_help=True,
+    )
+    alerts_app.command("run")(run)
+    alerts_app.command("list")(list_)
+    alerts_app.command("retry")(retry)
+    app.add_typer(alerts_app, name="alerts")
+
+
+def run(as_of: DateOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
+    """Plan alerts for obligations due soon or overdue on DATE (default today) and send every
+    pending email now. Safe to repeat: each obligation gets one email per level, ever."""
+    from engine.services.alerts import run_alerts
+
+    day = parse_date(as_of, "--as-of")
+    with runtime() as rt:
+        result = run_alerts(rt, day)
+    emit(result, fmt)
+
+
+def list_(
+    status: Annotated[
+        str | None,
+        typer.Option(help="pending, sent or failed (default: all)", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 200,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Alerts in the outbox with their status and, for failures, the server's reply."""
+    from engine.services.alerts import list_alerts
+
+    with runtime() as rt:
+        rows: list[dict[str, Any]] = list_alerts(rt, status, limit)
+    emit(rows, fmt, columns=COLUMNS, title=None if rows else "no alerts")
+
+
+def retry(
+    alert_id: Annotated[int, typer.Argument(metavar="ID", help="an alert id from `alerts list`")],
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Put a failed alert back in the queue; the next `alerts run` sends it."""
+    from engine.services.alerts import retry_alert
+
+    with runtime() as rt:
+        emit(retry_alert(rt, alert_id), fmt)
