@@ -8,11 +8,13 @@ from typing import Annotated
 import typer
 
 from engine.cli.common import FormatOpt, OutputFormat, emit, fail, runtime
+from engine.cli.documents import extract
 
 
 def register(app: typer.Typer) -> None:
     contracts_app = typer.Typer(help="Contract files.", no_args_is_help=True)
     contracts_app.command("validate")(validate)
+    contracts_app.command("extract")(extract)
     app.add_typer(contracts_app, name="contracts")
 
 

@@ -12,7 +12,14 @@ from engine.services.runtime import Runtime
 
 
 def read_contract(rt: Runtime, path: Path) -> Contract:
-    """A contract file checked against the currencies in config/risk.yaml."""
+    """A contract file checked against the currencies in config/risk.yaml.
+
+    A Word draft (.docx) goes through document intake (safety checks, then its tables).
+    """
+    from engine.services.documents import is_docx_path, read_docx_contract
+
+    if is_docx_path(path):
+        return read_docx_contract(rt, path)
     return load_contract_file(path, rt.risk_config.currencies)
 
 
