@@ -8,16 +8,27 @@ import typer
 
 from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, parse_date, runtime
 
-COLUMNS = [
-    "id",
-    "status",
-    "level",
-    "contract",
-    "obligation",
-    "recipients",
-    "attempts",
-    "last_error",
-]
+
+def print_alerts(rows: list[dict[str, Any]]) -> None:
+    """One block per alert: wide enough for the server's reply, which is what operators read."""
+    if not rows:
+        typer.echo("no alerts")
+        return
+    for row in rows:
+        about = row["contract"] or ""
+        if row["obligation"]:
+            about += f" {row['obligation']}"
+        elif row["task"]:
+            about += f" task {row['task']}"
+        when = row["sent_at"] or row["created_at"]
+        typer.echo(
+            f"#{row['id']}  {row['status']:<7}  {row['level']:<16}  {about}  "
+            f"(attempts {row['attempts']}, {when:%Y-%m-%d %H:%M} UTC)"
+        )
+        typer.echo(f"    to: {', '.join(row['recipients']) or '(nobody)'}")
+        typer.echo(f"    subject: {row['subject']}")
+        if row["last_error"]:
+            typer.echo(f"    reply: {row['last_error']}")
 
 
 def register(app: typer.Typer) -> None:
@@ -55,7 +66,7 @@ def list_(
 
     with runtime() as rt:
         rows: list[dict[str, Any]] = list_alerts(rt, status, limit)
-    emit(rows, fmt, columns=COLUMNS, title=None if rows else "no alerts")
+    emit(rows, fmt, table=print_alerts)
 
 
 def retry(
