@@ -19,5 +19,8 @@ def initialise(rt: Runtime) -> dict[str, Any]:
     with rt.db.transaction() as session:
         seed_roles(session)
     result: dict[str, Any] = {"database": rt.db.redacted_url(), "workflows": [], "rules": 0}
+    from engine.services.workflows import load_shipped_workflows
+
+    result["workflows"] = load_shipped_workflows(rt)["workflows"]
     # Workflow and rule loading join here (engine.services.workflows / engine.services.rules).
     return result

@@ -1,0 +1,392 @@
+"""Workflow commands: submit, revise, tasks, act, show, obligations, workflows, audit,
+delegate, reassign, escalate (SPEC section 4; docs/workflows.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from engine.cli.common import (
+    AsUserOpt,
+    DateOpt,
+    FormatOpt,
+    OutputFormat,
+    acting_user,
+    emit,
+    fail,
+    parse_date,
+    print_table,
+    runtime,
+    to_jsonable,
+)
+
+if TYPE_CHECKING:
+    from engine.domain.views import ContractView
+
+CommentOpt = Annotated[
+    str | None, typer.Option("--comment", "-m", help="why (required for reject, request_changes)")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("submit")(submit)
+    app.command("revise")(revise)
+    app.command("tasks")(tasks)
+    app.command("act")(act)
+    app.command("show")(show)
+    app.command("delegate")(delegate)
+    app.command("delegations")(delegations)
+    app.command("reassign")(reassign)
+    app.command("escalate")(escalate)
+
+    obligations_app = typer.Typer(help="Obligation fulfilment.", no_args_is_help=True)
+    obligations_app.command("fulfil")(fulfil)
+    obligations_app.command("waive")(waive)
+    app.add_typer(obligations_app, name="obligations")
+
+    workflows_app = typer.Typer(help="Workflow definitions.", no_args_is_help=True)
+    workflows_app.command("validate")(workflows_validate)
+    workflows_app.command("load")(workflows_load)
+    workflows_app.command("list")(workflows_list)
+    workflows_app.command("fields")(workflows_fields)
+    app.add_typer(workflows_app, name="workflows")
+
+    audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+    audit_app.command("verify")(audit_verify)
+    app.add_typer(audit_app, name="audit")
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _print_contract(view: ContractView) -> None:
+    out = sys.stdout
+    out.write(f"{view.id}  {view.title}\n")
+    out.write(
+        f"stage {view.stage} ({view.status}) - workflow {view.workflow} v{view.workflow_version}"
+        f" - revision {view.revision} - max severity {view.max_severity}\n"
+    )
+    out.write(
+        f"{view.direction} {to_jsonable(view.amount)} {view.currency} with {view.counterparty}"
+        f" - owner {view.owner}, submitted by {view.submitted_by}\n"
+    )
+    if view.flags:
+        print_table(
+            [to_jsonable(f) for f in view.flags],
+            ["severity", "category", "rule", "subject", "message"],
+            title="Risk flags",
+        )
+    if view.tasks:
+        rows = [
+            {**to_jsonable(t), "approved_by": ", ".join(t.approved_by)}
+            for t in view.tasks
+            if t.revision == view.revision or t.status == "open"
+        ]
+        print_table(
+            rows,
+            ["id", "stage", "role", "status", "assignee", "due", "approved_by", "comment"],
+            title="Tasks",
+        )
+    if view.obligations:
+        print_table(
+            [to_jsonable(o) for o in view.obligations],
+            ["id", "party", "kind", "due", "amount", "status", "fulfilled_on", "description"],
+            title="Obligations",
+        )
+    if len(view.revisions) > 1:
+        rows = [
+            {
+                "revision": r.number,
+                "by": r.submitted_by,
+                "at": r.submitted_at,
+                "changed": ", ".join(c.field for c in r.changes) or "-",
+            }
+            for r in view.revisions
+        ]
+        print_table(rows, ["revision", "by", "at", "changed"], title="Revisions")
+    if view.history:
+        rows = [
+            {
+                **to_jsonable(h),
+                "actor": h.actor if not h.on_behalf_of else f"{h.actor} for {h.on_behalf_of}",
+                "stage": f"{h.from_stage} -> {h.to_stage}"
+                if h.from_stage != h.to_stage
+                else h.to_stage,
+            }
+            for h in view.history
+        ]
+        print_table(
+            rows, ["seq", "at", "action", "actor", "task", "stage", "comment"], title="History"
+        )
+
+
+def _emit_contract(view: ContractView, fmt: OutputFormat) -> None:
+    emit(view, fmt, table=_print_contract)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def submit(
+    file: Annotated[Path, typer.Argument(help="contract file (.yaml or .json)")],
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", help="workflow name (default: standard)")
+    ] = None,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Store a draft and submit it into its workflow (a known id submits a revision)."""
+    from engine.services.lifecycle import submit as do_submit
+
+    user = acting_user(as_user)
+    with runtime() as rt:
+        view = do_submit(rt, file, user, workflow=workflow)
+    _emit_contract(view, fmt)
+
+
+def revise(
+    contract: Annotated[str, typer.Argument(help="contract id, e.g. SC-2026-0042")],
+    file: Annotated[Path, typer.Argument(help="the revised contract file")],
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Store a revised draft of a contract sent back for changes, and resubmit it."""
+    from engine.services.lifecycle import revise as do_revise
+
+    user = acting_user(as_user)
+    with runtime() as rt:
+        view = do_revise(rt, contract, file, user)
+    _emit_contract(view, fmt)
+
+
+def tasks(
+    all_: Annotated[bool, typer.Option("--all", help="every open task, not just yours")] = False,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Your open tasks (by role, assignment or delegation), overdue first."""
+    from engine.services.views import list_tasks
+
+    user = None if all_ else acting_user(as_user)
+    with runtime() as rt:
+        views = list_tasks(rt, user, all_tasks=all_)
+    if fmt is OutputFormat.JSON:
+        emit(views, fmt)
+        return
+    if not views:
+        typer.echo("no open tasks")
+        return
+    rows = [
+        {
+            **to_jsonable(v),
+            "due": (to_jsonable(v.due) or "") + (" OVERDUE" if v.overdue else ""),
+            "approvals": f"{len(v.approved_by)}/{v.approvals_required}",
+        }
+        for v in views
+    ]
+    print_table(
+        rows,
+        ["id", "contract", "contract_title", "stage", "role", "assignee", "due", "approvals"],
+    )
+
+
+def act(
+    task: Annotated[int, typer.Argument(help="task id (see `contractflow tasks`)")],
+    action: Annotated[str, typer.Argument(help="approve | reject | request_changes")],
+    comment: CommentOpt = None,
+    on_behalf_of: Annotated[
+        str | None,
+        typer.Option("--on-behalf-of", help="act for a colleague who delegated to you"),
+    ] = None,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Approve, reject or request changes on a task."""
+    from engine.services.lifecycle import act as do_act
+
+    user = acting_user(as_user)
+    with runtime() as rt:
+        view = do_act(rt, task, action, user, comment=comment, on_behalf_of=on_behalf_of)
+    _emit_contract(view, fmt)
+
+
+def show(
+    contract: Annotated[str, typer.Argument(help="contract id")],
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """One contract: stage, flags, tasks, obligations, revisions and history."""
+    from engine.services.views import show as do_show
+
+    with runtime() as rt:
+        view = do_show(rt, contract)
+    _emit_contract(view, fmt)
+
+
+def fulfil(
+    contract: Annotated[str, typer.Argument(help="contract id")],
+    obligation: Annotated[str, typer.Argument(help="obligation id, e.g. OB-1")],
+    on: DateOpt = None,
+    comment: CommentOpt = None,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Record that an obligation was fulfilled (default: today)."""
+    from engine.services.lifecycle import fulfil_obligation
+
+    user = acting_user(as_user)
+    day = parse_date(on, "--on")
+    with runtime() as rt:
+        view = fulfil_obligation(rt, contract, obligation, user, on=day, comment=comment)
+    _emit_contract(view, fmt)
+
+
+def waive(
+    contract: Annotated[str, typer.Argument(help="contract id")],
+    obligation: Annotated[str, typer.Argument(help="obligation id")],
+    comment: CommentOpt = None,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Record that an obligation is no longer required (needs --comment)."""
+    from engine.services.lifecycle import waive_obligation
+
+    user = acting_user(as_user)
+    with runtime() as rt:
+        view = waive_obligation(rt, contract, obligation, user, comment=comment)
+    _emit_contract(view, fmt)
+
+
+def delegate(
+    to_user: Annotated[str, typer.Argument(help="the colleague who acts for you")],
+    from_: Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD)")],
+    until: Annotated[str, typer.Option("--until", help="last day (YYYY-MM-DD)")],
+    for_user: Annotated[
+        str | None, typer.Option("--for", help="delegate someone else's tasks (admin)")
+    ] = None,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Out of office: let a colleague with the same role act on your tasks for a while."""
+    from engine.services.lifecycle import delegate as do_delegate
+
+    user = acting_user(as_user)
+    starts, ends = parse_date(from_, "--from"), parse_date(until, "--until")
+    assert starts is not None and ends is not None
+    with runtime() as rt:
+        view = do_delegate(rt, user, to_user, starts, ends, from_user=for_user)
+    emit(view, fmt)
+
+
+def delegations(
+    user: Annotated[
+        str | None, typer.Option("--user", help="only those given by or to USER")
+    ] = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Delegations, newest first."""
+    from engine.services.lifecycle import list_delegations
+
+    with runtime() as rt:
+        views = list_delegations(rt, user)
+    emit(views, fmt, columns=["id", "from_user", "to_user", "starts_on", "ends_on"])
+
+
+def reassign(
+    task: Annotated[int, typer.Argument(help="task id")],
+    to_user: Annotated[str, typer.Argument(help="a user holding the task's role")],
+    comment: CommentOpt = None,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Give an open task to one person (admin or contract_manager)."""
+    from engine.services.lifecycle import reassign as do_reassign
+
+    user = acting_user(as_user)
+    with runtime() as rt:
+        view = do_reassign(rt, task, to_user, user, comment=comment)
+    _emit_contract(view, fmt)
+
+
+def escalate(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+    """Escalate overdue tasks now (the scheduler does this every hour)."""
+    from engine.services.sla import escalate_overdue_tasks
+
+    with runtime() as rt:
+        count = escalate_overdue_tasks(rt)
+    emit({"escalated": count}, fmt)
+
+
+def workflows_validate(
+    files: Annotated[list[Path], typer.Argument(help="workflow files (.yaml)")],
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Check workflow files; store nothing. Exit 2 with `file:line: message` lines."""
+    from engine.services.workflows import validate_files
+
+    errors = validate_files(files)
+    if fmt is OutputFormat.JSON:
+        emit({"valid": not errors, "errors": errors}, fmt)
+        if errors:
+            raise typer.Exit(2)
+        return
+    if errors:
+        fail(errors)
+    typer.echo(f"{len(files)} workflow file(s) valid")
+
+
+def workflows_load(
+    files: Annotated[list[Path], typer.Argument(help="workflow files (.yaml)")],
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Validate and store workflow versions (a changed definition needs a new version)."""
+    from engine.services.workflows import load_files
+
+    with runtime() as rt:
+        loaded = load_files(rt, files)
+    data: dict[str, Any] = {"loaded": loaded}
+    emit(data, fmt, table=lambda d: print_table(d["loaded"], ["workflow", "version", "status"]))
+
+
+def workflows_list(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+    """Stored workflow versions and how many contracts run on each."""
+    from engine.services.workflows import list_workflows
+
+    with runtime() as rt:
+        views = list_workflows(rt)
+    emit(
+        views,
+        fmt,
+        columns=["workflow", "version", "latest", "contracts", "active_contracts", "description"],
+    )
+
+
+def workflows_fields(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+    """The fields a `when` condition may use, with their types."""
+    from engine.expressions import export_vocabulary
+
+    emit(export_vocabulary(), fmt, columns=["field", "type", "values", "description"])
+
+
+def audit_verify(
+    contract: Annotated[str | None, typer.Argument(help="one contract (default: all)")] = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Check the audit trail's hash chains; exit 1 when an event was changed, removed or moved."""
+    from engine.services.audit import verify
+
+    with runtime() as rt:
+        report = verify(rt, contract)
+    if fmt is OutputFormat.JSON:
+        emit(report, fmt)
+    elif report.verified:
+        typer.echo(
+            f"audit trail intact: {report.events} event(s) in {report.contracts} contract(s)"
+        )
+    else:
+        for line in report.problems:
+            sys.stderr.write(f"error: {line}\n")
+    if not report.verified:
+        raise typer.Exit(1)

@@ -1,0 +1,203 @@
+"""The audit trail: append-only, hash-chained per contract (issue 3, item 9).
+
+Each event's hash covers its own fields and the previous event's hash, so changing an
+event breaks its own hash, removing one breaks the sequence and the next `prev_hash`, and
+reordering breaks both. The contract row keeps nothing extra: the chain is checked from
+the events alone (`verify`). The database refuses UPDATE and DELETE on the table as well.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.domain.views import AuditReport
+from engine.errors import NotFound
+from engine.services.runtime import Runtime
+from engine.store import models as m
+
+GENESIS = "0" * 64
+
+
+def _canonical_time(at: dt.datetime) -> str:
+    """Microsecond UTC text: the same on SQLite and PostgreSQL after a round trip."""
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(
+    *,
+    prev_hash: str,
+    contract_id: int,
+    seq: int,
+    at: dt.datetime,
+    action: str,
+    actor_id: int | None,
+    on_behalf_of_id: int | None,
+    task_id: int | None,
+    from_stage: str | None,
+    to_stage: str | None,
+    revision: int | None,
+    comment: str | None,
+    details: dict[str, Any],
+) -> str:
+    body = json.dumps(
+        [
+            prev_hash,
+            contract_id,
+            seq,
+            _canonical_time(at),
+            action,
+            actor_id,
+            on_behalf_of_id,
+            task_id,
+            from_stage,
+            to_stage,
+            revision,
+            comment,
+            details,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    contract_id: int,
+    action: str,
+    *,
+    at: dt.datetime,
+    actor_id: int | None = None,
+    on_behalf_of_id: int | None = None,
+    task_id: int | None = None,
+    from_stage: str | None = None,
+    to_stage: str | None = None,
+    revision: int | None = None,
+    comment: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> m.AuditEvent:
+    """Add the contract's next event. Callers hold the contract row (its version bump
+    serialises writers), so reading the last event here is safe."""
+    last = session.execute(
+        select(m.AuditEvent.seq, m.AuditEvent.hash)
+        .where(m.AuditEvent.contract_id == contract_id)
+        .order_by(m.AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = at.replace(microsecond=at.microsecond)  # keep as given; stored with microseconds
+    details = json.loads(json.dumps(details or {}, default=str))
+    event = m.AuditEvent(
+        contract_id=contract_id,
+        seq=seq,
+        at=at,
+        action=action,
+        actor_id=actor_id,
+        on_behalf_of_id=on_behalf_of_id,
+        task_id=task_id,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        revision=revision,
+        comment=comment,
+        details=details,
+        prev_hash=prev,
+        hash=event_hash(
+            prev_hash=prev,
+            contract_id=contract_id,
+            seq=seq,
+            at=at,
+            action=action,
+            actor_id=actor_id,
+            on_behalf_of_id=on_behalf_of_id,
+            task_id=task_id,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            revision=revision,
+            comment=comment,
+            details=details,
+        ),
+    )
+    session.add(event)
+    return event
+
+
+def chain_problems(code: str, events: Iterable[m.AuditEvent]) -> list[str]:
+    """Every break in one contract's chain, events given in storage (id) order."""
+    problems: list[str] = []
+    prev = GENESIS
+    expected_seq = 1
+    for event in events:
+        where = f"{code}: event {event.seq} (id {event.id})"
+        if event.seq != expected_seq:
+            problems.append(
+                f"{where}: expected event {expected_seq} here - an event was removed or reordered"
+            )
+        if event.prev_hash != prev:
+            problems.append(f"{where}: does not follow the previous event (removed or reordered)")
+        recomputed = event_hash(
+            prev_hash=event.prev_hash,
+            contract_id=event.contract_id,
+            seq=event.seq,
+            at=event.at,
+            action=event.action,
+            actor_id=event.actor_id,
+            on_behalf_of_id=event.on_behalf_of_id,
+            task_id=event.task_id,
+            from_stage=event.from_stage,
+            to_stage=event.to_stage,
+            revision=event.revision,
+            comment=event.comment,
+            details=event.details or {},
+        )
+        if recomputed != event.hash:
+            problems.append(f"{where}: content does not match its hash (changed)")
+        prev = event.hash
+        expected_seq = event.seq + 1
+    return problems
+
+
+def verify(rt: Runtime, code: str | None = None) -> AuditReport:
+    """Check one contract's chain, or every contract's. Reads in id order, not seq order,
+    so a reordering shows up even when the seq numbers were swapped too."""
+    with rt.db.sessions() as session:
+        query = select(m.Contract.id, m.Contract.code).order_by(m.Contract.id)
+        if code is not None:
+            query = query.where(m.Contract.code == code)
+        contracts = session.execute(query).all()
+        if code is not None and not contracts:
+            raise NotFound(f"contract {code!r} does not exist")
+        problems: list[str] = []
+        total = 0
+        for cid, ccode in contracts:
+            events = list(
+                session.scalars(
+                    select(m.AuditEvent)
+                    .where(m.AuditEvent.contract_id == cid)
+                    .order_by(m.AuditEvent.id)
+                )
+            )
+            total += len(events)
+            problems.extend(chain_problems(ccode, events))
+        return AuditReport(
+            verified=not problems, contracts=len(contracts), events=total, problems=problems
+        )
+
+
+def event_count(session: Session, contract_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(m.AuditEvent)
+            .where(m.AuditEvent.contract_id == contract_id)
+        )
+        or 0
+    )

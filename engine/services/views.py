@@ -1,0 +1,404 @@
+"""Reading contracts and tasks as views (what `show`, `tasks` and the web pages print).
+
+Every view is built with a fixed number of queries (no per-row lookups: relationships
+are `lazy="raise"`), so a long history or task list costs the same handful of round trips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from engine.domain.contract import Contract
+from engine.domain.risk import Flag, Severity
+from engine.domain.views import (
+    ContractSummary,
+    ContractView,
+    GuaranteeView,
+    HistoryEntry,
+    ObligationView,
+    RevisionView,
+    TaskView,
+    TermChange,
+)
+from engine.errors import NotFound
+from engine.services.runtime import Runtime
+from engine.store import models as m
+
+
+def get_contract_row(session: Session, code: str) -> m.Contract:
+    row = session.scalar(select(m.Contract).where(m.Contract.code == code))
+    if row is None:
+        raise NotFound(f"contract {code!r} does not exist")
+    return row
+
+
+def usernames(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(
+        session.execute(select(m.User.id, m.User.username).where(m.User.id.in_(wanted))).all()
+    )
+
+
+def current_flags(session: Session, contract_id: int) -> list[Flag]:
+    rows = session.scalars(
+        select(m.RiskFlag)
+        .join(m.RiskEvaluation, m.RiskEvaluation.id == m.RiskFlag.evaluation_id)
+        .where(m.RiskFlag.contract_id == contract_id, m.RiskEvaluation.current.is_(True))
+        .order_by(m.RiskFlag.id)
+    )
+    flags = [
+        Flag(
+            rule=f.rule,
+            category=f.category,
+            severity=Severity(f.severity),
+            message=f.message,
+            subject=f.subject,
+            evidence=dict(f.evidence or {}),
+        )
+        for f in rows
+    ]
+    return sorted(flags, key=lambda f: f.sort_key)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """{"payment_terms": {"net_days": 60}} -> {"payment_terms.net_days": 60}; lists of
+    items with an `id` are keyed by it (`obligations[OB-1].due`), others by position."""
+    out: dict[str, Any] = {}
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        for i, item in enumerate(value):
+            key = item.get("id") if isinstance(item.get("id"), str) else str(i)
+            out.update(flatten(item, f"{prefix}[{key}]"))
+    else:
+        out[prefix] = value
+    return out
+
+
+def term_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[TermChange]:
+    """Which terms differ between two revisions (field paths, old and new values)."""
+    old, new = flatten(before), flatten(after)
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        if key == "id":
+            continue
+        a, b = old.get(key), new.get(key)
+        if _norm(a) != _norm(b):
+            changes.append(TermChange(field=key, before=a, after=b))
+    return changes
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except ArithmeticError:
+            return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Decimal(str(value))
+    return value
+
+
+def task_views(
+    session: Session,
+    tasks: list[m.Task],
+    codes: Mapping[int, tuple[str, str]],
+    now: dt.datetime,
+) -> list[TaskView]:
+    """Views for a list of tasks: one query for approvals, one for user names."""
+    approvals: dict[int, list[int]] = {}
+    if tasks:
+        for task_id, user_id, for_id in session.execute(
+            select(m.Approval.task_id, m.Approval.user_id, m.Approval.on_behalf_of_id)
+            .where(m.Approval.task_id.in_([t.id for t in tasks]))
+            .order_by(m.Approval.id)
+        ):
+            # An approval counts for the person whose part it is (the delegator, if any).
+            approvals.setdefault(task_id, []).append(for_id or user_id)
+    names = usernames(
+        session,
+        [t.assignee_id for t in tasks]
+        + [t.decided_by_id for t in tasks]
+        + [u for ids in approvals.values() for u in ids],
+    )
+    out = []
+    for t in tasks:
+        code, title = codes[t.contract_id]
+        out.append(
+            TaskView(
+                id=t.id,
+                contract=code,
+                contract_title=title,
+                stage=t.stage,
+                role=t.role,
+                assignee=names.get(t.assignee_id) if t.assignee_id else None,
+                due=t.due_at,
+                status=t.status,
+                overdue=t.status == "open" and t.due_at is not None and t.due_at < now,
+                revision=t.revision,
+                approvals_required=t.approvals_required,
+                approved_by=[names[u] for u in approvals.get(t.id, []) if u in names],
+                escalate_to=t.escalate_to,
+                escalated_at=t.escalated_at,
+                created_at=t.created_at,
+                closed_at=t.closed_at,
+                decided_by=names.get(t.decided_by_id) if t.decided_by_id else None,
+                comment=t.comment,
+            )
+        )
+    return out
+
+
+def contract_view(session: Session, rt: Runtime, row: m.Contract) -> ContractView:
+    wf = session.execute(
+        select(m.WorkflowDefinition.name, m.WorkflowDefinition.version).where(
+            m.WorkflowDefinition.id == row.workflow_id
+        )
+    ).one()
+    tasks = list(
+        session.scalars(select(m.Task).where(m.Task.contract_id == row.id).order_by(m.Task.id))
+    )
+    events = list(
+        session.scalars(
+            select(m.AuditEvent)
+            .where(m.AuditEvent.contract_id == row.id)
+            .order_by(m.AuditEvent.seq)
+        )
+    )
+    revisions = list(
+        session.scalars(
+            select(m.ContractRevision)
+            .where(m.ContractRevision.contract_id == row.id)
+            .order_by(m.ContractRevision.number)
+        )
+    )
+    obligations = list(
+        session.scalars(
+            select(m.Obligation).where(m.Obligation.contract_id == row.id).order_by(m.Obligation.id)
+        )
+    )
+    guarantees = list(
+        session.scalars(
+            select(m.Guarantee).where(m.Guarantee.contract_id == row.id).order_by(m.Guarantee.id)
+        )
+    )
+    names = usernames(
+        session,
+        [row.owner_id, row.submitted_by_id]
+        + [e.actor_id for e in events]
+        + [e.on_behalf_of_id for e in events]
+        + [r.submitted_by_id for r in revisions],
+    )
+    now = rt.clock()
+    rev_views = []
+    previous: dict[str, Any] | None = None
+    for rev in revisions:
+        rev_views.append(
+            RevisionView(
+                number=rev.number,
+                submitted_by=names.get(rev.submitted_by_id, "?"),
+                submitted_at=rev.submitted_at,
+                source=rev.source_name,
+                changes=term_changes(previous, rev.terms) if previous is not None else [],
+            )
+        )
+        previous = rev.terms
+    current_terms = next(
+        (r.terms for r in revisions if r.number == row.current_revision),
+        revisions[-1].terms if revisions else {},
+    )
+    return ContractView(
+        id=row.code,
+        title=row.title,
+        stage=row.stage,
+        status=row.status,
+        workflow=wf.name,
+        workflow_version=wf.version,
+        max_severity=row.max_severity,
+        flags=current_flags(session, row.id),
+        tasks=task_views(session, tasks, {row.id: (row.code, row.title)}, now),
+        history=[
+            HistoryEntry(
+                seq=e.seq,
+                at=e.at,
+                action=e.action,
+                actor=names.get(e.actor_id) if e.actor_id else None,
+                on_behalf_of=names.get(e.on_behalf_of_id) if e.on_behalf_of_id else None,
+                task=e.task_id,
+                from_stage=e.from_stage,
+                to_stage=e.to_stage,
+                revision=e.revision,
+                comment=e.comment,
+                details=dict(e.details or {}),
+            )
+            for e in events
+        ],
+        direction=row.direction,
+        counterparty=row.counterparty_name,
+        currency=row.currency,
+        amount=row.amount,
+        amount_base=row.amount_base,
+        owner=names.get(row.owner_id, "?"),
+        submitted_by=names.get(row.submitted_by_id, "?"),
+        revision=row.current_revision,
+        revisions=rev_views,
+        obligations=[
+            ObligationView(
+                id=o.oid,
+                party=o.party,
+                kind=o.kind,
+                description=o.description,
+                due=o.due,
+                amount=o.amount,
+                status=o.status,
+                fulfilled_on=o.fulfilled_on,
+                owner=o.owner,
+            )
+            for o in obligations
+        ],
+        guarantees=[
+            GuaranteeView(
+                id=g.gid, kind=g.kind, amount=g.amount, issuer=g.issuer, expires_on=g.expires_on
+            )
+            for g in guarantees
+        ],
+        terms=dict(current_terms),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def show(rt: Runtime, code: str) -> ContractView:
+    """One contract with its flags, tasks, history, revisions and obligations."""
+    with rt.db.sessions() as session:
+        return contract_view(session, rt, get_contract_row(session, code))
+
+
+def current_contract(session: Session, row: m.Contract) -> Contract:
+    """The current revision's terms, with obligation statuses as tracked in the table."""
+    terms = session.scalar(
+        select(m.ContractRevision.terms).where(
+            m.ContractRevision.contract_id == row.id,
+            m.ContractRevision.number == row.current_revision,
+        )
+    )
+    terms = dict(terms or {})
+    tracked = {
+        o.oid: o
+        for o in session.scalars(select(m.Obligation).where(m.Obligation.contract_id == row.id))
+    }
+    obligations = []
+    for ob in terms.get("obligations") or []:
+        state = tracked.get(ob.get("id"))
+        if state is not None:
+            fulfilled = state.fulfilled_on.isoformat() if state.fulfilled_on else None
+            ob = {**ob, "status": state.status, "fulfilled_on": fulfilled}
+        obligations.append(ob)
+    terms["obligations"] = obligations
+    return Contract.model_validate(terms)
+
+
+def list_contracts(
+    rt: Runtime, *, status: str | None = None, stage: str | None = None, limit: int = 500
+) -> list[ContractSummary]:
+    """Contracts, most recently changed first (for lists in the CLI and web app)."""
+    with rt.db.sessions() as session:
+        query = (
+            select(
+                m.Contract, m.WorkflowDefinition.name, m.WorkflowDefinition.version, m.User.username
+            )
+            .join(m.WorkflowDefinition, m.WorkflowDefinition.id == m.Contract.workflow_id)
+            .join(m.User, m.User.id == m.Contract.owner_id)
+            .order_by(m.Contract.updated_at.desc(), m.Contract.id.desc())
+            .limit(limit)
+        )
+        if status:
+            query = query.where(m.Contract.status == status)
+        if stage:
+            query = query.where(m.Contract.stage == stage)
+        return [
+            ContractSummary(
+                id=c.code,
+                title=c.title,
+                stage=c.stage,
+                status=c.status,
+                workflow=name,
+                workflow_version=version,
+                max_severity=c.max_severity,
+                owner=owner,
+                amount=c.amount,
+                currency=c.currency,
+                updated_at=c.updated_at,
+            )
+            for c, name, version, owner in session.execute(query)
+        ]
+
+
+def active_delegators(session: Session, user_id: int, today: dt.date) -> list[m.User]:
+    """Users who have delegated their tasks to `user_id` for today."""
+    return list(
+        session.scalars(
+            select(m.User)
+            .join(m.Delegation, m.Delegation.from_user_id == m.User.id)
+            .where(
+                m.Delegation.to_user_id == user_id,
+                m.Delegation.starts_on <= today,
+                m.Delegation.ends_on >= today,
+                m.User.active.is_(True),
+            )
+            .order_by(m.User.username)
+        )
+    )
+
+
+def list_tasks(rt: Runtime, username: str | None, all_tasks: bool = False) -> list[TaskView]:
+    """Open tasks the user may act on (own roles, assignments, delegations); overdue first.
+
+    With `all_tasks`, every open task. A task the user (or the colleague they stand in for)
+    has already approved is left out: their part is done.
+    """
+    from engine.services.users import get_user
+
+    now = rt.clock()
+    with rt.db.sessions() as session:
+        query = (
+            select(m.Task)
+            .join(m.Contract, m.Contract.id == m.Task.contract_id)
+            .where(m.Task.status == "open")
+        )
+        principals: list[m.User] = []
+        if not all_tasks:
+            if username is None:
+                raise NotFound("no acting user")
+            user = get_user(session, username)
+            principals = [user, *active_delegators(session, user.id, rt.today())]
+            conditions = []
+            for p in principals:
+                conditions.append(and_(m.Task.assignee_id.is_(None), m.Task.role.in_(p.role_names)))
+                conditions.append(m.Task.assignee_id == p.id)
+            query = query.where(or_(*conditions))
+        tasks = list(session.scalars(query))
+        codes = {
+            cid: (code, title)
+            for cid, code, title in session.execute(
+                select(m.Contract.id, m.Contract.code, m.Contract.title).where(
+                    m.Contract.id.in_({t.contract_id for t in tasks})
+                )
+            )
+        }
+        views = task_views(session, tasks, codes, now)
+        if principals:
+            mine = {p.username for p in principals}
+            views = [v for v in views if any(p not in v.approved_by for p in mine)]
+        far = dt.datetime.max.replace(tzinfo=dt.UTC)
+        views.sort(key=lambda v: (not v.overdue, v.due or far, v.id))
+        return views

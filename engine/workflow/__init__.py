@@ -1,0 +1,1 @@
+"""The pure workflow machine (DESIGN.md "One transition function") and SLA arithmetic."""
