@@ -15,8 +15,6 @@ def make_evaluator(settings: Settings, config: RiskConfig, rules: RuleSet) -> Ri
         from engine.risk.python import PythonEvaluator
 
         return PythonEvaluator(rules, config)
-    # The durable_rules worker pool lands next (issue 4); until then both names give the
-    # Python predicates, which the durable backend must agree with anyway.
-    from engine.risk.python import PythonEvaluator
+    from engine.risk.pool import DurableEvaluator
 
-    return PythonEvaluator(rules, config)
+    return DurableEvaluator(rules, config, workers=settings.risk_workers)

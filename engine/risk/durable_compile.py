@@ -1,0 +1,361 @@
+"""The rule IR compiled to durable_rules' JSON ruleset form, and contracts turned into facts.
+
+Pure data work (no durable_rules import): `engine.risk.durable` feeds the result to the
+engine inside a worker process. How the engine is used follows notes/durable_rules.md:
+
+- facts, not events; every pattern carries its type tag `t` (contract, guarantee, ...);
+- a `none` is a `$not` pattern over tagged item facts, a `some` a join with them; item facts
+  are asserted before the contract fact so absence is decided with every item present;
+- severity bands become one durable rule each (band i = the rule's condition, band i's
+  `when`, and not any earlier band's), so the engine decides the severity too;
+- thresholds are fields of every fact (`p__NAME`), so `--param` overrides need no new
+  ruleset (rulesets can never be replaced or removed);
+- dates are day numbers, booleans 0/1, money a double; an absent value is an absent field
+  and every test guards with `$ex`/`$nex` so null behaves as in the Python backend.
+
+Values that are not plain field reads (a sum over items, `percent` of a field) are computed
+exactly while building the facts and compared by the engine as fields `s__NAME`/`o__N`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from engine.domain.contract import Contract
+from engine.domain.rules import (
+    AllOf,
+    AnyOf,
+    Compare,
+    Cond,
+    FieldRef,
+    Not,
+    Operand,
+    Quantified,
+    Rule,
+    RuleSet,
+    SumOf,
+)
+from engine.errors import InvalidDefinition
+from engine.risk.python import operand_value, sum_value
+from engine.risk.values import CONTRACT_GETTERS, ITEM_GETTERS, Env, items
+
+#: notes/durable_rules.md: 128 rules failed with error 303; stay well under it.
+MAX_RULES_PER_RULESET = 100
+#: Collections' type tags.
+TAGS = {"guarantees": "guarantee", "obligations": "obligation", "installments": "installment"}
+
+Expr = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a durable rule means when it fires: rule index, severity band, per-item or not."""
+
+    rule: int
+    band: int
+    per_item: bool
+
+
+@dataclass
+class _Need:
+    """Which values the facts must carry (only what some rule reads)."""
+
+    contract: set[str] = field(default_factory=set)
+    items: dict[str, set[str]] = field(default_factory=dict)
+    item_contract: dict[str, set[str]] = field(default_factory=dict)
+    params: set[str] = field(default_factory=set)
+    sums: dict[str, SumOf] = field(default_factory=dict)
+    computed: dict[str, tuple[Operand, str | None]] = field(default_factory=dict)
+    uses_as_of: bool = False
+
+
+def _val(value: Any) -> Any:
+    if isinstance(value, bool):
+        return 1 if value else 0
+    if isinstance(value, Decimal | int):
+        d = Decimal(value)
+        return int(d) if d == d.to_integral_value() and abs(d) < 2**53 else float(d)
+    if isinstance(value, dt.date):
+        return value.toordinal()
+    return value
+
+
+def _key(ref: FieldRef, scope: str | None) -> str:
+    path = ref.path.replace(".", "__")
+    if scope is not None and ref.contract_scope:
+        return f"c__{path}"
+    return f"f__{path}"
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.need = _Need()
+
+    # -- values ----------------------------------------------------------------------------
+
+    def _field(self, ref: FieldRef, scope: str | None) -> str:
+        if scope is None or ref.contract_scope:
+            if scope is None:
+                self.need.contract.add(ref.path)
+            else:
+                self.need.item_contract.setdefault(scope, set()).add(ref.path)
+        else:
+            self.need.items.setdefault(scope, set()).add(ref.path)
+        return _key(ref, scope)
+
+    def _operand(self, op: Operand, scope: str | None) -> tuple[Any, str | None]:
+        """(durable right-hand side, the fact field it needs to exist or None)."""
+        simple_days = op.days is None or op.days[1].kind in ("value", "param")
+        if op.percent is not None or not simple_days or (op.kind == "value" and op.days):
+            name = f"o__{len(self.need.computed)}"
+            self.need.computed[name] = (op, scope)
+            return {"$m": name}, name
+        guard: str | None = None
+        rhs: Any
+        if op.kind == "value":
+            rhs = _val(op.value)
+        elif op.kind == "param":
+            self.need.params.add(op.name)
+            rhs = {"$m": f"p__{op.name}"}
+        elif op.kind == "as_of":
+            self.need.uses_as_of = True
+            rhs = {"$m": "as_of"}
+        else:
+            guard = self._field(FieldRef(op.name, op.contract_scope), scope)
+            rhs = {"$m": guard}
+        if op.days is not None:
+            sign, amount = op.days
+            if amount.kind == "param":
+                self.need.params.add(amount.name)
+                right: Any = {"$m": f"p__{amount.name}"}
+            else:
+                right = int(amount.value)
+            rhs = {"$add" if sign > 0 else "$sub": {"$l": rhs, "$r": right}}
+        return rhs, guard
+
+    # -- tests -----------------------------------------------------------------------------
+
+    def compare(
+        self, key: str, op: str, operand: Operand, scope: str | None, positive: bool
+    ) -> Expr:
+        if op == "present":
+            has = bool(operand.value) is positive
+            return {"$ex" if has else "$nex": {key: 1}}
+        if op in ("in", "not_in"):
+            values = [_val(v) for v in operand.value]
+            if (op == "in") is positive:
+                return _and([{"$ex": {key: 1}}, _or([{key: v} for v in values])])
+            return _or([{"$nex": {key: 1}}, _and([{"$neq": {key: v}} for v in values])])
+        rhs, guard = self._operand(operand, scope)
+        base = "eq" if op in ("eq", "ne") else op
+        if op == "ne":
+            positive = not positive
+        exists = [{"$ex": {key: 1}}] + ([{"$ex": {guard: 1}}] if guard else [])
+        missing = [{"$nex": {key: 1}}] + ([{"$nex": {guard: 1}}] if guard else [])
+        if positive:
+            test = {key: rhs} if base == "eq" else {_OPS[base]: {key: rhs}}
+            return _and([*exists, test])
+        inverse = {"$neq": {key: rhs}} if base == "eq" else {_INVERSE[base]: {key: rhs}}
+        return _or([*missing, inverse])
+
+    def pure(self, cond: Cond, scope: str | None, positive: bool = True) -> Expr:
+        """A condition without quantifiers as one expression over one fact."""
+        if isinstance(cond, Compare):
+            key = self._field(cond.field, scope)
+            return self.compare(key, cond.op, cond.operand, scope, positive)
+        if isinstance(cond, SumOf):
+            self.need.sums[cond.name] = cond
+            return self.compare(f"s__{cond.name}", cond.op, cond.operand, None, positive)
+        if isinstance(cond, Not):
+            return self.pure(cond.item, scope, not positive)
+        if isinstance(cond, AllOf | AnyOf):
+            parts = [self.pure(c, scope, positive) for c in cond.items]
+            conj = isinstance(cond, AllOf) is positive
+            return _and(parts) if conj else _or(parts)
+        raise TypeError(f"not a plain test: {cond!r}")
+
+    # -- contract-scope rules: disjunctive normal form over item patterns -------------------
+
+    def dnf(self, cond: Cond, positive: bool = True) -> list[tuple[list[Expr], list[Expr]]]:
+        """[(tests on the contract fact, item patterns)] whose disjunction is `cond`."""
+        if not _has_quantifier(cond):
+            return [([self.pure(cond, None, positive)], [])]
+        if isinstance(cond, Not):
+            return self.dnf(cond.item, not positive)
+        if isinstance(cond, Quantified):
+            tag = {"t": TAGS[cond.collection]}
+            where = self.pure(cond.where, cond.collection) if cond.where else None
+            pattern = _and([tag, where]) if where else tag
+            some = (cond.kind == "some") is positive
+            return [([], [{"some" if some else "none": pattern}])]
+        assert isinstance(cond, AllOf | AnyOf)
+        parts = [self.dnf(c, positive) for c in cond.items]
+        if isinstance(cond, AllOf) is positive:
+            out = []
+            for combo in itertools.product(*parts):
+                tests = [t for conj in combo for t in conj[0]]
+                pats = [p for conj in combo for p in conj[1]]
+                out.append((tests, pats))
+            return out
+        return [conj for part in parts for conj in part]
+
+
+_OPS = {"gt": "$gt", "ge": "$gte", "lt": "$lt", "le": "$lte"}
+_INVERSE = {"gt": "$lte", "ge": "$lt", "lt": "$gte", "le": "$gt"}
+
+
+def _and(parts: list[Expr]) -> Expr:
+    flat: list[Expr] = []
+    for p in parts:
+        flat.extend(p["$and"] if set(p) == {"$and"} else [p])
+    return flat[0] if len(flat) == 1 else {"$and": flat}
+
+
+def _or(parts: list[Expr]) -> Expr:
+    flat: list[Expr] = []
+    for p in parts:
+        flat.extend(p["$or"] if set(p) == {"$or"} else [p])
+    return flat[0] if len(flat) == 1 else {"$or": flat}
+
+
+def _has_quantifier(cond: Cond) -> bool:
+    if isinstance(cond, Quantified):
+        return True
+    if isinstance(cond, Not):
+        return _has_quantifier(cond.item)
+    if isinstance(cond, AllOf | AnyOf):
+        return any(_has_quantifier(c) for c in cond.items)
+    return False
+
+
+def _band_conditions(rule: Rule) -> Iterator[tuple[int, Cond]]:
+    """Band i holds when the rule's condition, band i's `when` and no earlier band hold."""
+    earlier: list[Cond] = []
+    for i, band in enumerate(rule.bands):
+        parts: list[Cond] = [rule.when, *(Not(c) for c in earlier)]
+        if band.when is not None:
+            parts.append(band.when)
+            earlier.append(band.when)
+        yield i, AllOf(tuple(parts))
+        if band.when is None:
+            break
+
+
+@dataclass
+class Plan:
+    """Everything a worker needs: the rulesets (without `run`), what each durable rule
+    means, and which values to put in the facts."""
+
+    rules: RuleSet
+    rulesets: list[dict[str, Expr]]
+    actions: dict[str, Action]
+    need: _Need
+
+    @property
+    def rule_count(self) -> int:
+        return len(self.actions)
+
+    def facts(self, contract: Contract, env: Env, sid: str) -> list[dict[str, Any]]:
+        """Item facts first, the contract fact last (absence is decided when it arrives)."""
+        need = self.need
+        common: dict[str, Any] = {"sid": sid}
+        if need.uses_as_of:
+            common["as_of"] = env.as_of.toordinal()
+        for p in need.params:
+            common[f"p__{p}"] = _val(env.params[p])
+        out: list[dict[str, Any]] = []
+        collections = set(need.items) | set(need.item_contract) | self._quantified
+        for coll in sorted(collections):
+            getters = ITEM_GETTERS[coll]
+            for i, item in enumerate(items(contract, coll)):
+                fact = dict(common)
+                fact["t"] = TAGS[coll]
+                fact["i"] = i
+                for name in need.items.get(coll, ()):
+                    value = getters[name](item, i, contract, env)
+                    if value is not None:
+                        fact[f"f__{name.replace('.', '__')}"] = _val(value)
+                for name in need.item_contract.get(coll, ()):
+                    value = CONTRACT_GETTERS[name](contract, env)
+                    if value is not None:
+                        fact[f"c__{name.replace('.', '__')}"] = _val(value)
+                for key, (op, scope) in need.computed.items():
+                    if scope == coll:
+                        value = operand_value(op, scope)(contract, env, (item, i))
+                        if value is not None:
+                            fact[key] = _val(value)
+                out.append(fact)
+        fact = dict(common)
+        fact["t"] = "contract"
+        for name in need.contract:
+            value = CONTRACT_GETTERS[name](contract, env)
+            if value is not None:
+                fact[f"f__{name.replace('.', '__')}"] = _val(value)
+        for name, _node in need.sums.items():
+            fact[f"s__{name}"] = _val(self._sum_fns[name](contract, env))
+        for key, (op, scope) in need.computed.items():
+            if scope is None:
+                value = operand_value(op, None)(contract, env, None)
+                if value is not None:
+                    fact[key] = _val(value)
+        out.append(fact)
+        return out
+
+    def __post_init__(self) -> None:
+        self._sum_fns = {name: sum_value(node) for name, node in self.need.sums.items()}
+        self._quantified = {
+            coll
+            for rs in self.rulesets
+            for rule in rs.values()
+            for pattern in rule["all"]
+            for coll, tag in TAGS.items()
+            if _tag_of(pattern) == tag
+        }
+
+
+def _tag_of(pattern: dict[str, Any]) -> str | None:
+    expr = next(iter(pattern.values()))
+    parts = expr.get("$and", [expr])
+    for p in parts:
+        if "t" in p:
+            return str(p["t"])
+    return None
+
+
+def compile_rules(rules: RuleSet) -> Plan:
+    """Compile once; refuse a rule set the engine could not hold."""
+    comp = _Compiler()
+    flat: list[tuple[str, Expr, Action]] = []
+    for r_index, rule in enumerate(rules.rules):
+        for band, cond in _band_conditions(rule):
+            if rule.for_each is not None:
+                tag = {"t": TAGS[rule.for_each]}
+                pattern = _and([tag, comp.pure(cond, rule.for_each)])
+                name = f"r{r_index}b{band}"
+                flat.append((name, {"all": [{"m": pattern}]}, Action(r_index, band, True)))
+                continue
+            for k, (tests, pats) in enumerate(comp.dnf(cond)):
+                body: list[Expr] = [{"m": _and([{"t": "contract"}, *tests])}]
+                for j, pat in enumerate(pats):
+                    kind, pattern = next(iter(pat.items()))
+                    body.append({f"q{j}$not" if kind == "none" else f"q{j}": pattern})
+                name = f"r{r_index}b{band}d{k}"
+                flat.append((name, {"all": body}, Action(r_index, band, False)))
+    rulesets: list[dict[str, Expr]] = []
+    for start in range(0, len(flat), MAX_RULES_PER_RULESET):
+        rulesets.append(
+            {name: body for name, body, _ in flat[start : start + MAX_RULES_PER_RULESET]}
+        )
+    if len(rulesets) > 8:
+        raise InvalidDefinition(
+            [
+                f"rules/: the rule set compiles to {len(flat)} durable rules; at most "
+                f"{8 * MAX_RULES_PER_RULESET} are supported"
+            ]
+        )
+    return Plan(rules, rulesets, {name: action for name, _, action in flat}, comp.need)
