@@ -406,6 +406,20 @@ class RiskEvaluation(Base):
     )
 
 
+class RuleSetVersion(Base):
+    """A rule set `init` accepted: its files' text, so a broken rules/ folder cannot
+    replace the one in use (only one row is `active`)."""
+
+    __tablename__ = "rule_sets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checksum: Mapped[str] = mapped_column(String(64), unique=True)
+    sources: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rules_count: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class RiskFlag(Base):
     __tablename__ = "risk_flags"
 

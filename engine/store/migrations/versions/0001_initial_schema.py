@@ -304,6 +304,17 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "rule_sets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("checksum", sa.String(length=64), nullable=False),
+        sa.Column("sources", sa.JSON(), nullable=False),
+        sa.Column("rules_count", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rule_sets")),
+        sa.UniqueConstraint("checksum", name=op.f("uq_rule_sets_checksum")),
+    )
+    op.create_table(
         "tasks",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("contract_id", sa.Integer(), nullable=False),
@@ -544,6 +555,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tasks_assignee")
 
     op.drop_table("tasks")
+    op.drop_table("rule_sets")
     with op.batch_alter_table("risk_evaluations", schema=None) as batch_op:
         batch_op.drop_index("ix_risk_evaluations_contract_current")
 
