@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from engine.web.api import me
+from engine.web.api import admin, contracts, me, tasks
 
 router = APIRouter()
 
-for module in (me,):
+for module in (me, contracts, tasks, admin):
     router.include_router(module.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from engine.web.routes import admin, auth, dashboard
+from engine.web.routes import admin, auth, contracts, dashboard, inbox, submit
 
 router = APIRouter(include_in_schema=False)
 
@@ -15,5 +15,6 @@ def home() -> RedirectResponse:
     return RedirectResponse("/inbox", status_code=303)
 
 
-for module in (auth, dashboard, admin):
+# `submit` before `contracts`: /contracts/{code}/revise must win over /contracts/{code}.
+for module in (auth, inbox, submit, contracts, dashboard, admin):
     router.include_router(module.router)

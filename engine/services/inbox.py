@@ -1,0 +1,319 @@
+"""A reviewer's inbox: their open tasks, one page at a time, filtered and sorted in SQL.
+
+Whose task is it: an open task with no assignee belongs to every holder of its role; an
+assigned task belongs to its assignee. A user also sees the tasks of colleagues who
+delegated to them today (marked `on_behalf_of`), and no longer sees a multi-approval task
+they already approved. This matches what the workflow services allow when acting.
+
+The query walks the partial index of open tasks by (role, due date) and the assignee
+index, and returns one page (`LIMIT`), so its cost follows the page size rather than the
+number of contracts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from engine.domain.risk import Severity
+from engine.services.auth import Principal
+from engine.services.runtime import Runtime
+from engine.store import models as m
+
+SortKey = Literal["due", "severity", "contract", "amount", "stage", "created"]
+MAX_PER_PAGE = 200
+LOW_RISK = ("none", "low")
+
+SEVERITY_RANK = {s.value: s.rank for s in Severity}
+
+
+class InboxQuery(BaseModel):
+    """Filter, sort and page (all optional)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: str | None = None
+    role: str | None = None
+    min_severity: Severity | None = None
+    overdue_only: bool = False
+    search: str | None = Field(default=None, max_length=100)
+    sort: SortKey = "due"
+    descending: bool = False
+    page: int = Field(default=1, ge=1, le=100_000)
+    per_page: int = Field(default=50, ge=1, le=MAX_PER_PAGE)
+
+
+class InboxItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    task: int
+    contract: str
+    title: str
+    counterparty: str
+    amount: Decimal
+    currency: str
+    stage: str
+    role: str
+    assignee: str | None
+    on_behalf_of: str | None
+    due: dt.datetime | None
+    overdue: bool
+    days_left: int | None
+    max_severity: str
+    low_risk: bool
+    escalated: bool
+
+
+class InboxPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    items: list[InboxItem]
+    total: int
+    overdue: int
+    page: int
+    per_page: int
+    stages: list[str]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+class _Scope(BaseModel):
+    """Whose tasks: (user id, roles) for the user and each colleague who delegated today."""
+
+    people: list[tuple[int, str, frozenset[str]]]
+
+
+def _scope(session: Session, who: Principal, today: dt.date) -> _Scope:
+    people: list[tuple[int, str, frozenset[str]]] = [(who.id, "", who.roles)]
+    rows = session.execute(
+        select(m.User.id, m.User.username, m.UserRole.role)
+        .join(m.Delegation, m.Delegation.from_user_id == m.User.id)
+        .outerjoin(m.UserRole, m.UserRole.user_id == m.User.id)
+        .where(
+            m.Delegation.to_user_id == who.id,
+            m.Delegation.starts_on <= today,
+            m.Delegation.ends_on >= today,
+            m.User.active.is_(True),
+        )
+    ).all()
+    by_user: dict[int, tuple[str, set[str]]] = {}
+    for uid, name, role in rows:
+        entry = by_user.setdefault(uid, (name, set()))
+        if role:
+            entry[1].add(role)
+    people.extend((uid, name, frozenset(roles)) for uid, (name, roles) in by_user.items())
+    return _Scope(people=people)
+
+
+def delegator_names_and_roles(
+    session: Session, who: Principal, today: dt.date
+) -> list[tuple[str, frozenset[str]]]:
+    """(username, roles) of each colleague whose tasks `who` may act on today."""
+    return [(name, roles) for _, name, roles in _scope(session, who, today).people[1:]]
+
+
+def _mine(scope: _Scope) -> ColumnElement[bool]:
+    """Open tasks that belong to anyone in scope (see the module docstring)."""
+    roles = sorted({r for _, _, rs in scope.people for r in rs})
+    ids = [uid for uid, _, _ in scope.people]
+    clauses: list[ColumnElement[bool]] = [m.Task.assignee_id.in_(ids)]
+    if roles:
+        clauses.append(and_(m.Task.assignee_id.is_(None), m.Task.role.in_(roles)))
+    return and_(m.Task.status == "open", or_(*clauses))
+
+
+def _severity_rank() -> ColumnElement[int]:
+    return case(SEVERITY_RANK, value=m.Contract.max_severity, else_=0)
+
+
+def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> InboxPage:
+    q = query or InboxQuery()
+    now = rt.clock()
+    today = now.date()
+    with rt.db.sessions() as session:
+        scope = _scope(session, who, today)
+        approved_by_me = exists().where(
+            m.Approval.task_id == m.Task.id, m.Approval.user_id == who.id
+        )
+        where: list[ColumnElement[bool]] = [_mine(scope), ~approved_by_me]
+        if q.stage:
+            where.append(m.Task.stage == q.stage)
+        if q.role:
+            where.append(m.Task.role == q.role)
+        if q.min_severity is not None and q.min_severity is not Severity.NONE:
+            allowed = [s.value for s in Severity if s.rank >= q.min_severity.rank]
+            where.append(m.Contract.max_severity.in_(allowed))
+        if q.search:
+            pattern = f"%{q.search.strip().lower()}%"
+            where.append(
+                or_(
+                    func.lower(m.Contract.code).like(pattern),
+                    func.lower(m.Contract.title).like(pattern),
+                    func.lower(m.Contract.counterparty_name).like(pattern),
+                )
+            )
+        overdue_clause = and_(m.Task.due_at.is_not(None), m.Task.due_at < now)
+        counts = session.execute(
+            select(
+                func.count(m.Task.id),
+                func.coalesce(func.sum(case((overdue_clause, 1), else_=0)), 0),
+            )
+            .join(m.Contract, m.Contract.id == m.Task.contract_id)
+            .where(*where)
+        ).one()
+        total, overdue = int(counts[0]), int(counts[1])
+        if q.overdue_only:
+            where.append(overdue_clause)
+            total = overdue
+
+        due_last = case((m.Task.due_at.is_(None), 1), else_=0)
+        order: list[Any]
+        if q.sort == "severity":
+            rank = _severity_rank()
+            order = [rank.asc() if q.descending else rank.desc(), due_last, m.Task.due_at]
+        elif q.sort == "contract":
+            order = [m.Contract.code.desc() if q.descending else m.Contract.code.asc()]
+        elif q.sort == "amount":
+            order = [
+                m.Contract.amount_base.asc() if q.descending else m.Contract.amount_base.desc()
+            ]
+        elif q.sort == "stage":
+            order = [m.Task.stage.desc() if q.descending else m.Task.stage.asc(), m.Task.due_at]
+        elif q.sort == "created":
+            order = [m.Task.created_at.asc() if q.descending else m.Task.created_at.desc()]
+        else:  # due: overdue first, the most overdue on top; tasks without a due date last
+            order = [due_last, m.Task.due_at.desc() if q.descending else m.Task.due_at.asc()]
+        order.append(m.Task.id)
+
+        assignee = m.User.username.label("assignee")
+        rows = session.execute(
+            select(
+                m.Task.id,
+                m.Task.stage,
+                m.Task.role,
+                m.Task.due_at,
+                m.Task.assignee_id,
+                m.Task.escalated_at,
+                assignee,
+                m.Contract.code,
+                m.Contract.title,
+                m.Contract.counterparty_name,
+                m.Contract.amount,
+                m.Contract.currency,
+                m.Contract.max_severity,
+            )
+            .join(m.Contract, m.Contract.id == m.Task.contract_id)
+            .outerjoin(m.User, m.User.id == m.Task.assignee_id)
+            .where(*where)
+            .order_by(*order)
+            .limit(q.per_page)
+            .offset((q.page - 1) * q.per_page)
+        ).all()
+        stages = list(
+            session.scalars(
+                select(m.Task.stage).where(_mine(scope)).distinct().order_by(m.Task.stage)
+            )
+        )
+
+    items = []
+    for row in rows:
+        items.append(
+            InboxItem(
+                task=row.id,
+                contract=row.code,
+                title=row.title,
+                counterparty=row.counterparty_name,
+                amount=row.amount,
+                currency=row.currency,
+                stage=row.stage,
+                role=row.role,
+                assignee=row.assignee,
+                on_behalf_of=_on_behalf_of(scope, who, row.role, row.assignee_id),
+                due=row.due_at,
+                overdue=row.due_at is not None and row.due_at < now,
+                days_left=(row.due_at.date() - today).days if row.due_at is not None else None,
+                max_severity=row.max_severity,
+                low_risk=row.max_severity in LOW_RISK,
+                escalated=row.escalated_at is not None,
+            )
+        )
+    return InboxPage(
+        items=items, total=total, overdue=overdue, page=q.page, per_page=q.per_page, stages=stages
+    )
+
+
+def _on_behalf_of(scope: _Scope, who: Principal, role: str, assignee_id: int | None) -> str | None:
+    """The colleague whose task this is when it reaches `who` only through a delegation."""
+    if assignee_id == who.id or (assignee_id is None and role in who.roles):
+        return None
+    for uid, name, roles in scope.people[1:]:
+        if assignee_id == uid or (assignee_id is None and role in roles):
+            return name
+    return None
+
+
+class BulkRefusal(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    task: int
+    error: str
+
+
+class BulkOutcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    approved: list[int]
+    refused: list[BulkRefusal]
+
+
+def bulk_approve(
+    rt: Runtime, who: Principal, task_ids: list[int], comment: str | None = None
+) -> BulkOutcome:
+    """Approve several low-risk tasks, each in its own transaction.
+
+    Only tasks whose contract's highest flag is `low` or none qualify; each approval goes
+    through the same checks as a single one (role, assignment, no self-approval), and one
+    refusal does not undo the others.
+    """
+    from engine.errors import ContractflowError
+    from engine.services.lifecycle import act
+
+    ids = list(dict.fromkeys(task_ids))[:MAX_PER_PAGE]
+    with rt.db.sessions() as session:
+        severities = dict(
+            session.execute(
+                select(m.Task.id, m.Contract.max_severity)
+                .join(m.Contract, m.Contract.id == m.Task.contract_id)
+                .where(m.Task.id.in_(ids))
+            ).all()
+        )
+    approved: list[int] = []
+    refused: list[BulkRefusal] = []
+    for task_id in ids:
+        severity = severities.get(task_id)
+        if severity is None:
+            refused.append(BulkRefusal(task=task_id, error=f"task {task_id} does not exist"))
+            continue
+        if severity not in LOW_RISK:
+            refused.append(
+                BulkRefusal(
+                    task=task_id,
+                    error=f"its contract has {severity} risk; open it and decide on its own",
+                )
+            )
+            continue
+        try:
+            act(rt, task_id, "approve", who.username, comment)
+        except ContractflowError as exc:
+            refused.append(BulkRefusal(task=task_id, error=" ".join(exc.lines())))
+        else:
+            approved.append(task_id)
+    return BulkOutcome(approved=approved, refused=refused)

@@ -1,0 +1,94 @@
+"""Tasks: my open tasks (or all), the paginated inbox, acting, bulk approval."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.domain.risk import Severity
+from engine.domain.views import ContractView, TaskView
+from engine.services import access, lifecycle
+from engine.services.inbox import BulkOutcome, InboxPage, InboxQuery, SortKey, bulk_approve, inbox
+from engine.services.portfolio import task_contract_code
+from engine.services.views import list_tasks
+from engine.web.api.params import Name, TaskId
+from engine.web.deps import ApiUser, RuntimeDep
+
+router = APIRouter(tags=["tasks"])
+
+
+class ActRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["approve", "reject", "request_changes"]
+    comment: str | None = Field(default=None, max_length=4000)
+    on_behalf_of: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$",
+        description="act for a colleague who delegated to you today",
+    )
+
+
+class BulkApproveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=200)
+    comment: str | None = Field(default=None, max_length=4000)
+
+
+@router.get("/tasks", response_model=list[TaskView])
+def tasks(
+    rt: RuntimeDep,
+    user: ApiUser,
+    all_: Annotated[bool, Query(alias="all", description="every open task")] = False,
+) -> list[TaskView]:
+    """Open tasks you may act on, overdue first (as `contractflow tasks`)."""
+    if all_:
+        access.require_all_tasks(user)
+    return list_tasks(rt, user.username, all_tasks=all_)
+
+
+@router.get("/inbox", response_model=InboxPage)
+def inbox_page(
+    rt: RuntimeDep,
+    user: ApiUser,
+    stage: Name = None,
+    role: Name = None,
+    min_severity: Severity | None = None,
+    overdue_only: bool = False,
+    search: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$")] = None,
+    sort: SortKey = "due",
+    descending: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> InboxPage:
+    """Your open tasks one page at a time, filtered and sorted (what the inbox page shows)."""
+    query = InboxQuery(
+        stage=stage,
+        role=role,
+        min_severity=min_severity,
+        overdue_only=overdue_only,
+        search=search,
+        sort=sort,
+        descending=descending,
+        page=page,
+        per_page=per_page,
+    )
+    return inbox(rt, user, query)
+
+
+@router.post("/tasks/{task_id}/act", response_model=ContractView)
+def act(rt: RuntimeDep, user: ApiUser, task_id: TaskId, body: ActRequest) -> ContractView:
+    """Approve, reject or request changes (reject and request_changes need a comment)."""
+    task_contract_code(rt, user, task_id)
+    return lifecycle.act(
+        rt, task_id, body.action, user.username, body.comment, on_behalf_of=body.on_behalf_of
+    )
+
+
+@router.post("/tasks/bulk-approve", response_model=BulkOutcome)
+def bulk(rt: RuntimeDep, user: ApiUser, body: BulkApproveRequest) -> BulkOutcome:
+    """Approve several low-risk tasks; each is checked and applied on its own."""
+    return bulk_approve(rt, user, body.task_ids, body.comment)

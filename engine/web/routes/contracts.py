@@ -1,0 +1,119 @@
+"""Contract pages: the list, one contract, acting on a task, recording fulfilment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
+from engine.services import access, lifecycle
+from engine.services.contract_page import contract_page
+from engine.services.portfolio import task_contract_code, visible_contract_list
+from engine.web.deps import CsrfForm, PageUser, RuntimeDep
+from engine.web.templating import flash, render
+
+router = APIRouter(include_in_schema=False)
+
+VERBS = {"approve": "Approved", "reject": "Rejected", "request_changes": "Requested changes on"}
+
+
+def contract_url(code: str) -> str:
+    return "/contracts/" + quote(code, safe="/")
+
+
+@router.get("/contracts")
+def contracts_page(
+    request: Request,
+    rt: RuntimeDep,
+    user: PageUser,
+    status: Annotated[str, Query(max_length=10)] = "active",
+    stage: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    rows = visible_contract_list(rt, user, status=status or None, stage=stage or None)
+    return render(request, "contracts.html", {"rows": rows, "status": status, "stage": stage})
+
+
+@router.post("/tasks/{task_id}/act", dependencies=[CsrfForm])
+def act_page(
+    request: Request,
+    rt: RuntimeDep,
+    user: PageUser,
+    task_id: int,
+    action: Annotated[str, Form(max_length=20)],
+    comment: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    code = task_contract_code(rt, user, task_id)
+    try:
+        view = lifecycle.act(rt, task_id, action, user.username, comment or None)
+    except (Conflict, Forbidden, InvalidInput) as exc:
+        flash(request, "Not done: " + " ".join(exc.lines()))
+        return RedirectResponse(contract_url(code), status_code=303)
+    flash(request, f"{VERBS.get(action, action)} {view.id}: now in stage {view.stage}.")
+    return RedirectResponse(contract_url(code), status_code=303)
+
+
+@router.post("/contracts/{code:path}/obligations/{oid}/fulfil", dependencies=[CsrfForm])
+def fulfil_page(
+    request: Request,
+    rt: RuntimeDep,
+    user: PageUser,
+    code: str,
+    oid: str,
+    on: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    with rt.db.sessions() as session:
+        row = access.contract_row(session, user, code, rt.today())
+        access.require_fulfil(user, row)
+    try:
+        day = dt.date.fromisoformat(on) if on else None
+    except ValueError:
+        raise InvalidInput(f"on: {on!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        lifecycle.fulfil_obligation(rt, code, oid, user.username, on=day)
+    except (Conflict, Forbidden, InvalidInput, NotFound) as exc:
+        flash(request, "Not done: " + " ".join(exc.lines()))
+    else:
+        flash(request, f"Recorded {oid} as fulfilled.")
+    return RedirectResponse(contract_url(code), status_code=303)
+
+
+@router.get("/contracts/{code:path}")
+def contract_detail(request: Request, rt: RuntimeDep, user: PageUser, code: str) -> Response:
+    page = contract_page(rt, user, code)
+    pt = page.contract.terms.get("payment_terms") or {}
+    return render(
+        request,
+        "contract.html",
+        {
+            "c": page.contract,
+            "t_": _Terms(page.contract.terms),
+            "pt": _Terms(
+                {
+                    "prepayment_percent": pt.get("prepayment_percent", 0),
+                    "net_days": pt.get("net_days", 30),
+                    "late_penalty_percent_per_day": pt.get("late_penalty_percent_per_day"),
+                }
+            ),
+            "stages": page.stages,
+            "my_tasks": page.my_tasks,
+            "open_tasks": page.open_tasks,
+            "may_revise": page.may_revise,
+            "may_fulfil": page.may_fulfil,
+            "days_to": page.days_to,
+            "installments": page.installments,
+            "base_currency": page.base_currency,
+            "documents": [],
+        },
+    )
+
+
+class _Terms(dict[str, object]):
+    """Terms as a template reads them: missing keys are None (optional terms)."""
+
+    def __getattr__(self, name: str) -> object:
+        value = self.get(name)
+        return _Terms(value) if isinstance(value, dict) else value
