@@ -1,0 +1,96 @@
+"""Kill the sender at random points; after a restart every alert is delivered, with at most
+one duplicate per kill, and a duplicate carries the same Message-ID as the original."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections import defaultdict
+from typing import Any
+
+import pytest
+
+from engine.services.alerts import plan_alerts
+from engine.services.delivery import send_pending
+from engine.services.runtime import Runtime, utcnow
+from engine.store import models as m
+from tests.integration.alerts.support import SmtpServer, add_contract
+
+TRIALS = 20
+PER_TRIAL = 12
+
+
+@pytest.mark.slow
+def test_killing_the_sender_at_random_points_loses_nothing_and_duplicates_at_most_once(
+    db_url: str, make_rt: Any, people: dict[str, int], smtp: SmtpServer, tmp_path: Any
+) -> None:
+    smtp.handler.delay = 0.004  # widen the window between the server's 250 and "mark sent"
+    rng = random.Random(20270301)
+    env = {
+        **os.environ,
+        "CONTRACTFLOW_DATABASE_URL": db_url,
+        "CONTRACTFLOW_SMTP_HOST": "127.0.0.1",
+        "CONTRACTFLOW_SMTP_PORT": str(smtp.port),
+        "CONTRACTFLOW_MAIL_FROM": "cf@example.com",
+        "CONTRACTFLOW_DATA_DIR": str(tmp_path / "data"),
+    }
+    planner = make_rt(smtp.port)
+    duplicates_per_trial: list[int] = []
+    kills = 0
+    for trial in range(TRIALS):
+        as_of = dt.date(2027, 3, 1)
+        with planner.db.transaction() as session:
+            add_contract(
+                session,
+                f"SC-CRASH-{trial}",
+                session.get(m.User, people["alice"]),
+                [{"oid": f"OB-{i}", "due": as_of - dt.timedelta(days=i)} for i in range(PER_TRIAL)],
+            )
+        assert plan_alerts(planner, as_of).planned == PER_TRIAL
+
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.alerts.sender_process"],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        killed_after = rng.uniform(0.0, PER_TRIAL * 0.012)
+        try:
+            proc.wait(timeout=killed_after)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=30)
+        proc.stdout.close()
+
+        # Restart once the killed process's lease has run out.
+        later = utcnow() + dt.timedelta(minutes=6)
+        restarted = Runtime(planner.settings, clock=lambda later=later: later)
+        try:
+            send_pending(restarted)
+        finally:
+            restarted.close()
+
+        received: dict[str, list[str]] = defaultdict(list)
+        for msg in smtp.messages:
+            key = msg.message["X-Contractflow-Alert"]
+            if key.startswith("obligation:") and f"SC-CRASH-{trial}" in msg.subject:
+                received[key].append(msg.message_id)
+        assert len(received) == PER_TRIAL, f"trial {trial}: {PER_TRIAL - len(received)} lost"
+        extra = sum(len(ids) - 1 for ids in received.values())
+        assert extra <= 1, f"trial {trial}: {extra} duplicates after one kill"
+        for ids in received.values():
+            assert len(set(ids)) == 1, "a duplicate must carry the original Message-ID"
+        duplicates_per_trial.append(extra)
+
+    with planner.db.sessions() as session:
+        statuses = {r.status for r in session.query(m.OutboxMessage)}
+    assert statuses == {"sent"}
+    assert kills >= TRIALS * 3 // 4, "most trials must kill the sender mid-batch"
+    print(f"crash test: {TRIALS} trials, {kills} kills, {sum(duplicates_per_trial)} duplicates")
