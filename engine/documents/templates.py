@@ -158,16 +158,22 @@ def load_company(templates_dir: Path) -> Company:
 
 def render_text(source: str, values: Mapping[str, Any]) -> str:
     """One clause through Jinja2 (sandboxed, undefined names are an error)."""
-    from jinja2 import StrictUndefined, TemplateError
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2 import TemplateError
 
-    env = _environment(SandboxedEnvironment, StrictUndefined)
     try:
-        return env.from_string(source).render(**values).strip()
+        return _compiled(source).render(**values).strip()
     except TemplateError as exc:
         raise InvalidInput(f"contract template clause {source[:40]!r}...: {exc}") from None
 
 
-@lru_cache(maxsize=1)
-def _environment(env_cls: Any, undefined: Any) -> Any:
-    return env_cls(undefined=undefined, autoescape=False, keep_trailing_newline=False)
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Any:
+    """Clauses compile once per process (compiling costs more than rendering)."""
+    from jinja2 import StrictUndefined, TemplateError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    try:
+        return env.from_string(source)
+    except TemplateError as exc:
+        raise InvalidInput(f"contract template clause {source[:40]!r}...: {exc}") from None
