@@ -1,0 +1,106 @@
+"""The real flows, run end to end under Prefect against a real SMTP server and database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from engine.settings import get_settings
+from engine.store import models as m
+from engine.store.db import Database
+from tests.integration.alerts.support import SmtpServer, add_contract, add_user
+
+AS_OF = dt.date(2027, 3, 1)
+
+
+@pytest.fixture
+def product_env(
+    db_url: str, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> Iterator[Database]:
+    """The flows read settings from the environment, as they do when Prefect runs them."""
+    monkeypatch.setenv("CONTRACTFLOW_DATABASE_URL", db_url)
+    monkeypatch.setenv("CONTRACTFLOW_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("CONTRACTFLOW_SMTP_PORT", str(smtp.port))
+    monkeypatch.setenv("CONTRACTFLOW_MAIL_FROM", "cf@example.com")
+    monkeypatch.setenv("CONTRACTFLOW_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    db = Database(db_url)
+    from engine.services.users import seed_roles
+
+    with db.transaction() as session:
+        seed_roles(session)
+    yield db
+    db.dispose()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def test_overdue_alerts_flow_plans_and_sends_once(
+    prefect_harness: None, product_env: Database, smtp: SmtpServer
+) -> None:
+    from flows.alerts import overdue_alerts
+
+    with product_env.transaction() as session:
+        alice = add_user(session, "alice", "alice@example.com", ("contract_admin",))
+        add_user(session, "maria", "maria@example.com", ("contract_manager",))
+        add_contract(
+            session,
+            "SC-FLOW-1",
+            alice,
+            [
+                {"oid": "OB-1", "due": AS_OF + dt.timedelta(days=2)},
+                {"oid": "OB-2", "due": AS_OF - dt.timedelta(days=90)},
+            ],
+        )
+
+    assert overdue_alerts(as_of=AS_OF) == {"sent": 2, "skipped_duplicates": 0, "failed": 0}
+    assert overdue_alerts(as_of=AS_OF) == {"sent": 0, "skipped_duplicates": 2, "failed": 0}
+    recipients = sorted(tuple(msg.recipients) for msg in smtp.messages)
+    assert recipients == [
+        ("alice@example.com",),
+        ("alice@example.com", "maria@example.com"),
+    ]
+
+
+def test_sla_escalations_flow_escalates_and_emails_the_escalation_role(
+    prefect_harness: None, product_env: Database, smtp: SmtpServer
+) -> None:
+    from flows.escalations import sla_escalations
+
+    with product_env.transaction() as session:
+        alice = add_user(session, "alice", "alice@example.com", ("contract_admin",))
+        add_user(session, "lena", "lena@example.com", ("legal_lead",))
+        contract = add_contract(session, "SC-FLOW-2", alice, [])
+        contract.stage = "legal_review"
+        session.add(
+            m.Task(
+                contract_id=contract.id,
+                revision=1,
+                stage="legal_review",
+                role="legal",
+                due_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+                escalate_to="legal_lead",
+            )
+        )
+
+    first = sla_escalations()
+    assert first["escalated"] == 1 and first["sent"] == 1
+    assert sla_escalations()["escalated"] == 0
+    [msg] = smtp.messages
+    assert msg.recipients == ["lena@example.com"]
+    assert "SC-FLOW-2" in msg.subject
+    assert outbox_kinds(product_env) == ["task_escalation"]
+
+
+def outbox_kinds(db: Database) -> list[str]:
+    with db.sessions() as session:
+        return [r.kind for r in session.query(m.OutboxMessage)]
