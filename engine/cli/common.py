@@ -66,7 +66,6 @@ def print_json(data: Any) -> None:
 def print_table(
     rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None
 ) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, show_lines=False, header_style="bold")
@@ -74,7 +73,14 @@ def print_table(
         table.add_column(col)
     for row in rows:
         table.add_row(*(_cell(row.get(col)) for col in columns))
-    Console(soft_wrap=True).print(table)
+    console().print(table)
+
+
+def console() -> Any:
+    """A rich console; when output is piped (no terminal width) tables get room to breathe."""
+    from rich.console import Console
+
+    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
 def _cell(value: Any) -> str:
