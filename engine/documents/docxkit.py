@@ -282,21 +282,31 @@ def set_widths(table: Any, widths_cm: Sequence[float]) -> None:
 
 
 def add_field(para: Any, instruction: str, *, size: float = 8, color: Any = GREY) -> None:
-    """A Word field (PAGE, NUMPAGES) that the word processor fills in."""
-    run = add_run(para, "", size=size, color=color)
-    begin = OxmlElement("w:fldChar")
-    begin.set(qn("w:fldCharType"), "begin")
-    instr = OxmlElement("w:instrText")
-    instr.set(qn("xml:space"), "preserve")
-    instr.text = f" {instruction} "
-    separate = OxmlElement("w:fldChar")
-    separate.set(qn("w:fldCharType"), "separate")
-    placeholder = OxmlElement("w:t")
-    placeholder.text = "1"
-    end = OxmlElement("w:fldChar")
-    end.set(qn("w:fldCharType"), "end")
-    for el in (begin, instr, separate, placeholder, end):
-        run._r.append(el)
+    """A Word field (PAGE, NUMPAGES) that the word processor fills in: begin, instruction,
+    separator, placeholder result and end each in their own run, all with the same look."""
+
+    def part(build: Any) -> None:
+        run = add_run(para, "", size=size, color=color)
+        run._r.append(build())
+
+    def fld(kind: str) -> Any:
+        el = OxmlElement("w:fldChar")
+        el.set(qn("w:fldCharType"), kind)
+        return el
+
+    def instr() -> Any:
+        el = OxmlElement("w:instrText")
+        el.set(qn("xml:space"), "preserve")
+        el.text = f" {instruction} "
+        return el
+
+    def result() -> Any:
+        el = OxmlElement("w:t")
+        el.text = "1"
+        return el
+
+    for build in (lambda: fld("begin"), instr, lambda: fld("separate"), result, lambda: fld("end")):
+        part(build)
 
 
 def letterhead(doc: Any, line_zh: str, line_en: str, footer_left: str) -> None:

@@ -215,8 +215,6 @@ def _parties(doc: Any, contract: Contract, company: Company) -> None:
     theirs = [cp.name]
     if cp.country:
         theirs.append(f"Country / 国别: {cp.country}")
-    if cp.credit_rating:
-        theirs.append(f"Credit rating / 信用等级: {cp.credit_rating.value}")
     seller, buyer = (ours, theirs) if we_sell else (theirs, ours)
     table = K.plain_table(doc, [["", ""]], [WIDTH / 2, WIDTH / 2])
     for cell, (role, lines) in zip(

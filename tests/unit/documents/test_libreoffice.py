@@ -1,0 +1,116 @@
+"""Word-compatible output: LibreOffice converts our documents to PDF with the Chinese text
+intact; the first contract page is kept as an image in docs/screenshots/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from engine.documents.compare import compare
+from engine.documents.diffdoc import RevisionInfo, render_diff
+from engine.documents.report import EvaluationInput, render_report
+from engine.documents.templates import load_company
+from engine.settings import PROJECT_ROOT
+from tests.unit.documents.support import TEMPLATES, example, render
+from tests.unit.documents.test_compare import revised
+
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+
+
+def _soffice() -> str:
+    for name in ("soffice", "libreoffice"):
+        if path := shutil.which(name):
+            return path
+    pytest.skip("LibreOffice is not installed (make system-deps installs libreoffice-writer-nogui)")
+
+
+def _pdf_text(pdf: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.slow
+def test_libreoffice_converts_contract_diff_and_report_to_pdf(tmp_path: Path) -> None:
+    soffice = _soffice()
+    contract = example("SC-2026-0042")
+    company = load_company(TEMPLATES)
+    files = {
+        "contract.docx": render(contract, revision=1),
+        "purchase.docx": render(example("PO-2026-0107"), revision=1),
+        "changes.docx": render_diff(
+            code="SC-2026-0042",
+            title=contract.title,
+            old=RevisionInfo(1, "alice", "2027-01-04 09:00 UTC"),
+            new=RevisionInfo(2, "alice", "2027-01-05 10:00 UTC"),
+            changes=compare(contract, revised(contract)),
+            company=company,
+        ),
+        "evaluation.docx": render_report(
+            EvaluationInput(
+                code="SC-2026-0042",
+                contract=contract,
+                stage="evaluation",
+                status="active",
+                workflow="standard v1",
+                owner="alice",
+                revisions=1,
+                max_severity="low",
+                as_of=dt.date(2027, 3, 1),
+                generated_at=dt.datetime(2027, 3, 1, tzinfo=dt.UTC),
+            ),
+            company,
+        ),
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    proc = subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            *files,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    texts = {name: _pdf_text(tmp_path / name.replace(".docx", ".pdf")) for name in files}
+    assert "销售合同" in texts["contract.docx"] and "SALES CONTRACT" in texts["contract.docx"]
+    assert "贰佰肆拾万元整" in texts["contract.docx"]
+    assert "Page 1 of" in texts["contract.docx"]
+    assert "采购合同" in texts["purchase.docx"]
+    assert "合同修订对照表" in texts["changes.docx"]
+    assert "合同履行评估报告" in texts["evaluation.docx"]
+
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "100",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-png",
+            "-singlefile",
+            str(tmp_path / "contract.pdf"),
+            str(tmp_path / "page1"),
+        ],
+        check=True,
+        timeout=60,
+    )
+    image = tmp_path / "page1.png"
+    assert image.stat().st_size > 20_000  # a real page, not a blank one
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(image, SCREENSHOTS / "contract-page1.png")
