@@ -274,6 +274,8 @@ def _check_graph(p: _Problems, stages: list[dict[str, Any]]) -> None:
                 f"stage {sid!r} cannot be reached from the first stage {stages[0]['id']!r}",
                 with_path=False,
             )
+    if p.items:
+        return  # the loop check below would only repeat what is already reported
     # Every stage must be able to end somewhere: no loop without an exit.
     finals = {s["id"] for s in stages if s.get("final")}
     can_finish = set(finals)
