@@ -66,5 +66,18 @@ def settings_environment(settings: Any) -> dict[str, str]:
             value = value.get_secret_value()
         if isinstance(value, bool):
             value = "true" if value else "false"
+        if isinstance(value, Path):
+            value = value.resolve()  # the child may run in another folder
         env[f"CONTRACTFLOW_{name.upper()}"] = str(value)
+    env["CONTRACTFLOW_DATABASE_URL"] = absolute_sqlite_url(str(settings.database_url))
     return env
+
+
+def absolute_sqlite_url(url: str) -> str:
+    """`sqlite:///contractflow.db` names a file in the current folder; pin it down."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        path = url[len(prefix) :]
+        if path and path != ":memory:" and not path.startswith("file:"):
+            return prefix + str(Path(path).resolve())
+    return url
