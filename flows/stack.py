@@ -9,9 +9,12 @@
         ...                                     # run the web app
     # leaving the block stops the flow runner, then the server (SIGTERM, then SIGKILL)
 
-`PrefectStack(settings, *, host="127.0.0.1", port=None, startup_timeout=120.0)`:
-`settings` is the product's `engine.settings.Settings`; `port=None` takes 4200 when free,
-else any free port. Attributes: `api_url`, `ui_url`, `home` (Prefect's folder,
+`PrefectStack(settings, *, host="127.0.0.1", port=None, startup_timeout=120.0,
+prefect_database_url=None, serve_flows=True)`: `settings` is the product's
+`engine.settings.Settings`; `port=None` takes 4200 when free, else any free port;
+`prefect_database_url` puts Prefect's own database elsewhere (e.g.
+`postgresql+asyncpg://...` for a server that workers share); `serve_flows=False` starts the
+server alone (workers run the flows, see flows.deploy). Attributes: `api_url`, `ui_url`, `home` (Prefect's folder,
 `<data_dir>/prefect`, holding `prefect.db`, `server.log`, `flows.log`). Raises
 `PrefectStackError` (a `RuntimeError`) with the tail of the server log when the server does
 not come up. `start()` / `stop()` exist for callers that cannot use `with`.
@@ -91,8 +94,12 @@ class PrefectStack:
         host: str = "127.0.0.1",
         port: int | None = None,
         startup_timeout: float = 120.0,
+        prefect_database_url: str | None = None,
+        serve_flows: bool = True,
     ) -> None:
         self.settings = settings
+        self.prefect_database_url = prefect_database_url
+        self.serve_flows = serve_flows
         self.host = host
         self.port = port or (DEFAULT_PORT if _port_free(host, DEFAULT_PORT) else _free_port(host))
         self.startup_timeout = startup_timeout
@@ -111,13 +118,16 @@ class PrefectStack:
 
     def environment(self) -> dict[str, str]:
         """What the server and the flow runner see: ours, the product's settings, Prefect's."""
-        return {
+        env = {
             **os.environ,
             **settings_environment(self.settings),
             **prefect_environment(self.settings, self.api_url),
             "PREFECT_SERVER_API_HOST": self.host,
             "PREFECT_SERVER_API_PORT": str(self.port),
         }
+        if self.prefect_database_url:
+            env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = self.prefect_database_url
+        return env
 
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen[bytes]:
         log = (self.home / log_name).open("ab")
@@ -149,6 +159,8 @@ class PrefectStack:
         )
         try:
             self._wait_healthy()
+            if not self.serve_flows:
+                return self
             self._flows = self._spawn([sys.executable, "-m", "flows.serve"], "flows.log")
             time.sleep(0.5)
             if self._flows.poll() is not None:
@@ -185,7 +197,8 @@ class PrefectStack:
 
     @property
     def running(self) -> bool:
-        return all(p is not None and p.poll() is None for p in (self._server, self._flows))
+        wanted = (self._server, self._flows) if self.serve_flows else (self._server,)
+        return all(p is not None and p.poll() is None for p in wanted)
 
     def stop(self) -> None:
         _stop(self._flows, timeout=15)
