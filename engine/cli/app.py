@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import alerts, contracts, documents, serve, setup, tokens, users, workflow
+from engine.cli import alerts, contracts, documents, rules, serve, setup, tokens, users, workflow
 from engine.cli.common import handle_errors
 
 app = typer.Typer(
@@ -16,7 +16,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-for module in (setup, users, contracts, serve, tokens, alerts, workflow, documents):
+for module in (setup, users, contracts, serve, tokens, alerts, workflow, documents, rules):
     module.register(app)
 
 

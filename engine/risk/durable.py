@@ -6,7 +6,14 @@ off. Per contract: a fresh sid, item facts then the contract fact (facts, never 
 the exception slot checked after every call, and `delete_state` afterwards, always.
 """
 
+# isort: skip_file
 from __future__ import annotations
+
+# The worker process imports this module first thing, so the C extension loads before any
+# other (a precaution: it is fragile; see the `SEEN` rule in durable_compile for the crash
+# we did pin down). Nothing else in the product imports it.
+from durable import engine as durable_engine
+from durable.engine import MessageNotHandledException
 
 import itertools
 import os
@@ -15,13 +22,10 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from durable import engine as durable_engine
-from durable.engine import MessageNotHandledException
-
 from engine.domain.contract import Contract
 from engine.domain.riskconfig import RiskConfig
 from engine.domain.rules import RuleSet
-from engine.risk.durable_compile import Plan, compile_rules
+from engine.risk.durable_compile import SEEN, Plan, compile_rules
 from engine.risk.values import Env
 
 #: A hit as the worker reports it: (rule index, band, item index or -1).
@@ -61,9 +65,12 @@ class DurableSession:
     def _action(self, rule: str) -> Any:
         hits = self._hits
 
+        if rule == SEEN:
+            return lambda c: None
+        per_item = self.plan.actions[rule].per_item
+
         def run(c: Any) -> None:
-            item = c.m["i"] if self.plan.actions[rule].per_item else -1
-            hits.append((rule, int(item)))
+            hits.append((rule, int(c.m["i"]) if per_item else -1))
 
         return run
 

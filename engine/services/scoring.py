@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -11,6 +12,9 @@ from engine.domain.contract import Contract
 from engine.domain.risk import RiskReport
 from engine.services.runtime import Runtime
 from engine.store import models as m
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 
 def store_report(session: Session, row: m.Contract, report: RiskReport) -> m.RiskEvaluation:
@@ -62,3 +66,59 @@ def _jsonable(value: object) -> dict[str, object]:
     from pydantic_core import to_jsonable_python
 
     return dict(json.loads(json.dumps(to_jsonable_python(value))))
+
+
+def store_reports(session: Session, scored: list[tuple[int, int, RiskReport]]) -> int:
+    """Bulk `store_report` for batch re-scoring: (contract id, revision, report) triples.
+
+    Set-based: one UPDATE retires the current evaluations, one multi-row INSERT adds the new
+    ones (ids come back in parameter order) and one adds their flags.
+    """
+    from sqlalchemy import bindparam, insert
+
+    if not scored:
+        return 0
+    ids = [cid for cid, _, _ in scored]
+    session.execute(
+        update(m.RiskEvaluation)
+        .where(m.RiskEvaluation.contract_id.in_(ids), m.RiskEvaluation.current.is_(True))
+        .values(current=False)
+    )
+    now = dt.datetime.now(dt.UTC)
+    rows = session.execute(
+        insert(m.RiskEvaluation).returning(m.RiskEvaluation.id, sort_by_parameter_order=True),
+        [
+            {
+                "contract_id": cid,
+                "revision": revision,
+                "as_of": report.as_of,
+                "ruleset_checksum": report.ruleset_checksum,
+                "max_severity": report.max_severity.value,
+                "current": True,
+                "evaluated_at": now,
+            }
+            for cid, revision, report in scored
+        ],
+    ).all()
+    flags = [
+        {
+            "evaluation_id": evaluation_id,
+            "contract_id": cid,
+            "rule": flag.rule,
+            "category": flag.category,
+            "severity": flag.severity.value,
+            "message": flag.message,
+            "subject": flag.subject,
+            "evidence": _jsonable(flag.evidence),
+        }
+        for (evaluation_id,), (cid, _, report) in zip(rows, scored, strict=True)
+        for flag in report.flags
+    ]
+    if flags:
+        session.execute(insert(m.RiskFlag), flags)
+    table = cast("Table", m.Contract.__table__)
+    session.execute(
+        update(table).where(table.c.id == bindparam("cid")).values(max_severity=bindparam("sev")),
+        [{"cid": cid, "sev": report.max_severity.value} for cid, _, report in scored],
+    )
+    return len(scored)

@@ -15,6 +15,9 @@ def initialise(rt: Runtime) -> dict[str, Any]:
     Definitions are checked before anything is written, so a broken workflow or rule set is
     refused and the one in use stays.
     """
+    from engine.services.rules import check_shipped_rules, load_shipped_rules
+
+    rules = check_shipped_rules(rt)  # a broken rules/ is refused before anything is written
     migrate.upgrade(rt.db)
     with rt.db.transaction() as session:
         seed_roles(session)
@@ -22,5 +25,6 @@ def initialise(rt: Runtime) -> dict[str, Any]:
     from engine.services.workflows import load_shipped_workflows
 
     result["workflows"] = load_shipped_workflows(rt)["workflows"]
+    result["rules"] = load_shipped_rules(rt, rules)["rules"]
     # Workflow and rule loading join here (engine.services.workflows / engine.services.rules).
     return result
