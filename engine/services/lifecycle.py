@@ -35,6 +35,7 @@ from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.expressions import context_for
 from engine.services import audit
 from engine.services.contracts import read_contract
+from engine.services.documents import store_revision_document
 from engine.services.runtime import Runtime
 from engine.services.scoring import evaluate_and_store
 from engine.services.users import get_user
@@ -462,6 +463,7 @@ def submit_contract(
         session.add(row)
         session.flush()
         _add_revision(session, row, contract, user, source, now)
+        store_revision_document(session, rt, row, row.current_revision, contract)
         _sync_items(session, row, contract)
         session.flush()
         report = evaluate_and_store(session, rt, row, contract)
@@ -531,6 +533,7 @@ def _revise_in(
     row.current_revision += 1
     _terms_fields(row, contract, rt.risk_config.to_base(contract.amount, contract.currency))
     terms = _add_revision(session, row, contract, user, source, now)
+    store_revision_document(session, rt, row, row.current_revision, contract)
     _sync_items(session, row, contract)
     session.flush()
     report = evaluate_and_store(session, rt, row, contract)
