@@ -10,13 +10,13 @@ from tests.unit.documents.strategies import contracts
 from tests.unit.documents.support import render
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(contracts())
 def test_render_then_extract_gives_back_the_same_contract(contract: Contract) -> None:
     assert extract_contract(render(contract), "generated.docx") == contract
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(contracts())
 def test_either_template_reads_back_the_same_contract(contract: Contract) -> None:
     for template in ("sales", "purchase"):
