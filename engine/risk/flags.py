@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -32,7 +32,7 @@ from engine.domain.rules import (
     SumOf,
 )
 from engine.errors import InvalidInput
-from engine.risk.values import CONTRACT_GETTERS, ITEM_GETTERS, Env, items, subject_of
+from engine.risk.values import CONTRACT_GETTERS, ITEM_GETTERS, Env
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -147,36 +147,40 @@ def _sums(cond: Cond | None) -> Iterator[SumOf]:
             yield ref
 
 
-class Lookup:
-    """Values by the names a message or evidence may use, in one rule's scope."""
+ValueFn = Callable[[Contract, Env, "tuple[Any, int] | None"], Any]
 
-    def __init__(self, rule: Rule, c: Contract, e: Env, item: tuple[Any, int] | None) -> None:
-        self.rule, self.c, self.e, self.item = rule, c, e, item
 
-    def __call__(self, name: str) -> Any:
-        rule, c, e, item = self.rule, self.c, self.e, self.item
-        if name == "as_of":
-            return e.as_of
-        if name == "base_currency":
-            return e.config.base_currency
-        if name == "subject":
-            return (
-                subject_of(rule.for_each, item[0], item[1], c, e)
-                if item and rule.for_each
-                else None
-            )
-        if rule.for_each and item is not None and name in ITEM_GETTERS[rule.for_each]:
-            return ITEM_GETTERS[rule.for_each][name](item[0], item[1], c, e)
-        path = name.removeprefix("contract.")
-        if path in CONTRACT_GETTERS:
-            return CONTRACT_GETTERS[path](c, e)
-        if name in e.params:
-            return e.params[name]
-        for cond in (rule.when, *(b.when for b in rule.bands)):
-            for node in _sums(cond):
-                if node.name == name:
-                    return _sum(node, c, e)
-        return None
+def value_fn(rule: Rule, name: str) -> ValueFn:
+    """A getter for a name a message or evidence may use, in `rule`'s scope (resolved once)."""
+    coll = rule.for_each
+    if name == "as_of":
+        return lambda c, e, it: e.as_of
+    if name == "base_currency":
+        return lambda c, e, it: e.config.base_currency
+    if name == "subject":
+        if coll is None:
+            return lambda c, e, it: None
+        get_id = ITEM_GETTERS[coll]["id"]
+        return lambda c, e, it: get_id(it[0], it[1], c, e) if it else None
+    if coll is not None and name in ITEM_GETTERS[coll]:
+        item_get = ITEM_GETTERS[coll][name]
+        return lambda c, e, it: item_get(it[0], it[1], c, e) if it else None
+    path = name.removeprefix("contract.")
+    if path in CONTRACT_GETTERS:
+        get = CONTRACT_GETTERS[path]
+        return lambda c, e, it: get(c, e)
+    for cond in (rule.when, *(b.when for b in rule.bands)):
+        for node in _sums(cond):
+            if node.name == name:
+                total = _sum_fn(node)
+                return lambda c, e, it: total(c, e)
+    return lambda c, e, it: e.params.get(name)
+
+
+def _sum_fn(node: SumOf) -> Callable[[Contract, Env], Decimal]:
+    from engine.risk.python import sum_value
+
+    return sum_value(node)
 
 
 def fmt(value: Any) -> str:
@@ -185,55 +189,15 @@ def fmt(value: Any) -> str:
         return "none"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, Decimal | int):
-        d = Decimal(value)
-        if d == d.to_integral_value():
-            return f"{int(d):,}"
-        return f"{d.normalize():,f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value():
+            return f"{int(value):,}"
+        return f"{value.normalize():,f}"
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
-
-
-def render(template: str, lookup: Lookup) -> str:
-    return PLACEHOLDER.sub(lambda m: fmt(lookup(m.group(1))), template)
-
-
-def build_flag(hit: Hit, c: Contract, e: Env) -> Flag:
-    rule = hit.rule
-    lookup = Lookup(rule, c, e, hit.item)
-    names = rule.evidence or tuple(k for k, _, _ in evidence_names(rule))
-    if rule.evidence:
-        evidence = {_key(n, names): lookup(n) for n in names}
-    else:
-        evidence = {}
-        for key, kind, ref in evidence_names(rule):
-            if kind == "field":
-                name = (
-                    f"contract.{ref.path}" if (ref.contract_scope and rule.for_each) else ref.path
-                )
-                evidence[key] = lookup(name)
-            elif kind == "sum":
-                evidence[key] = _sum(ref, c, e)
-            elif kind == "param":
-                evidence[key] = e.params[ref]
-            else:
-                evidence[key] = e.as_of
-    subject = (
-        subject_of(rule.for_each, hit.item[0], hit.item[1], c, e)
-        if rule.for_each and hit.item is not None
-        else None
-    )
-    band = rule.bands[hit.band]
-    lookup_sev = _WithSeverity(lookup, band.level.value)
-    return Flag(
-        rule=rule.id,
-        category=rule.category,
-        severity=band.level,
-        message=render(rule.message, lookup_sev),
-        subject=subject,
-        evidence=evidence,
-    )
 
 
 def _key(name: str, names: tuple[str, ...]) -> str:
@@ -243,14 +207,56 @@ def _key(name: str, names: tuple[str, ...]) -> str:
     return name if clash else short
 
 
-class _WithSeverity(Lookup):
-    def __init__(self, inner: Lookup, severity: str) -> None:
-        super().__init__(inner.rule, inner.c, inner.e, inner.item)
-        self.severity = severity
+class FlagBuilder:
+    """One rule's message template and evidence, resolved to getters once."""
 
-    def __call__(self, name: str) -> Any:
-        return self.severity if name == "severity" else super().__call__(name)
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        if rule.evidence:
+            self.evidence = [(_key(n, rule.evidence), value_fn(rule, n)) for n in rule.evidence]
+        else:
+            self.evidence = [
+                (key, value_fn(rule, _ident(kind, ref, rule)))
+                for key, kind, ref in evidence_names(rule)
+            ]
+        self.parts: list[str | ValueFn] = []
+        pos = 0
+        for m in PLACEHOLDER.finditer(rule.message):
+            self.parts.append(rule.message[pos : m.start()])
+            self.parts.append(value_fn(rule, m.group(1)) if m.group(1) != "severity" else "\0sev")
+            pos = m.end()
+        self.parts.append(rule.message[pos:])
+        self.subject = value_fn(rule, "subject") if rule.for_each else None
+
+    def build(self, band: int, c: Contract, e: Env, item: tuple[Any, int] | None) -> Flag:
+        rule = self.rule
+        level = rule.bands[band].level
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(level.value if part == "\0sev" else part)
+            else:
+                out.append(fmt(part(c, e, item)))
+        return Flag.model_construct(
+            rule=rule.id,
+            category=rule.category,
+            severity=level,
+            message="".join(out),
+            subject=self.subject(c, e, item) if self.subject else None,
+            evidence={key: fn(c, e, item) for key, fn in self.evidence},
+        )
 
 
-def all_items(c: Contract, collection: str) -> list[tuple[Any, int]]:
-    return [(x, i) for i, x in enumerate(items(c, collection))]
+_BUILDERS: dict[int, tuple[Rule, FlagBuilder]] = {}
+
+
+def builder(rule: Rule) -> FlagBuilder:
+    found = _BUILDERS.get(id(rule))
+    if found is None or found[0] is not rule:
+        found = (rule, FlagBuilder(rule))
+        _BUILDERS[id(rule)] = found
+    return found[1]
+
+
+def build_flag(hit: Hit, c: Contract, e: Env) -> Flag:
+    return builder(hit.rule).build(hit.band, c, e, hit.item)

@@ -97,38 +97,69 @@ def operand_value(op: Operand, scope: str | None) -> Value:
     return base
 
 
-def _compare(get: Value, op: str, rhs: Value) -> Pred:
+def _compare(get: Value, op: str, rhs: Value, const: Any = None, is_const: bool = False) -> Pred:
     if op == "present":
-        return lambda c, e, it: (get(c, e, it) is not None) is bool(rhs(c, e, it))
+        want = bool(rhs(None, None, None)) if is_const else None  # type: ignore[arg-type]
+        if want is None:
+            return lambda c, e, it: (get(c, e, it) is not None) is bool(rhs(c, e, it))
+        return lambda c, e, it: (get(c, e, it) is not None) is want
     if op in ("in", "not_in"):
         negate = op == "not_in"
+        values = frozenset(const) if is_const else None
 
         def member(c: Contract, e: Env, it: Ctx) -> bool:
             value = get(c, e, it)
-            return (value is not None and value in rhs(c, e, it)) is not negate
+            pool = values if values is not None else rhs(c, e, it)
+            return (value is not None and value in pool) is not negate
 
         return member
     negate = op == "ne"
     fn = _ORDER["eq" if negate else op]
+    if is_const and not negate:
+        if op == "eq":
+            return lambda c, e, it: get(c, e, it) == const
+        return lambda c, e, it: (a := get(c, e, it)) is not None and fn(a, const)
 
     def test(c: Contract, e: Env, it: Ctx) -> bool:
         a = get(c, e, it)
+        if a is None:
+            return negate
         b = rhs(c, e, it)
-        return (a is not None and b is not None and fn(a, b)) is not negate
+        return (b is not None and fn(a, b)) is not negate
 
     return test
+
+
+def _chain(parts: list[Pred], conj: bool) -> Pred:
+    """`p0 and p1 and ...` (or `or`) as nested closures: no generator per call."""
+    pred = parts[-1]
+    for p in reversed(parts[:-1]):
+        pred = _and2(p, pred) if conj else _or2(p, pred)
+    return pred
+
+
+def _and2(a: Pred, b: Pred) -> Pred:
+    return lambda c, e, it: a(c, e, it) and b(c, e, it)
+
+
+def _or2(a: Pred, b: Pred) -> Pred:
+    return lambda c, e, it: a(c, e, it) or b(c, e, it)
 
 
 def compile_cond(cond: Cond, scope: str | None) -> Pred:
     """One closure per node; `scope` is the collection whose item `it` holds (or None)."""
     if isinstance(cond, Compare):
-        return _compare(field_value(cond.field, scope), cond.op, operand_value(cond.operand, scope))
-    if isinstance(cond, AllOf):
-        parts = [compile_cond(c, scope) for c in cond.items]
-        return lambda c, e, it: all(p(c, e, it) for p in parts)
-    if isinstance(cond, AnyOf):
-        alts = [compile_cond(c, scope) for c in cond.items]
-        return lambda c, e, it: any(p(c, e, it) for p in alts)
+        plain = cond.operand.kind == "value" and cond.operand.days is None
+        plain = plain and cond.operand.percent is None
+        return _compare(
+            field_value(cond.field, scope),
+            cond.op,
+            operand_value(cond.operand, scope),
+            cond.operand.value,
+            plain,
+        )
+    if isinstance(cond, AllOf | AnyOf):
+        return _chain([compile_cond(c, scope) for c in cond.items], isinstance(cond, AllOf))
     if isinstance(cond, Not):
         inner = compile_cond(cond.item, scope)
         return lambda c, e, it: not inner(c, e, it)

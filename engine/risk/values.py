@@ -2,7 +2,7 @@
 
 Both backends read values through these getters, so "amount in the base currency" or
 "days past due" mean the same thing whether durable_rules or Python decides. Enumerations
-come back as their text, absent values as None.
+come back as the model's `StrEnum` members (which are their text), absent values as None.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _base(amount: Decimal | None, c: Contract, e: Env) -> Decimal | None:
 CONTRACT_GETTERS: dict[str, Getter] = {
     "id": lambda c, e: c.id,
     "title": lambda c, e: c.title,
-    "direction": lambda c, e: c.direction.value,
+    "direction": lambda c, e: c.direction,
     "currency": lambda c, e: c.currency,
     "amount": lambda c, e: c.amount,
     "amount_base": lambda c, e: e.config.to_base(c.amount, c.currency),
@@ -50,9 +50,7 @@ CONTRACT_GETTERS: dict[str, Getter] = {
     "owner": lambda c, e: c.owner,
     "counterparty.name": lambda c, e: c.counterparty.name,
     "counterparty.country": lambda c, e: c.counterparty.country,
-    "counterparty.credit_rating": lambda c, e: (
-        c.counterparty.credit_rating.value if c.counterparty.credit_rating else None
-    ),
+    "counterparty.credit_rating": lambda c, e: c.counterparty.credit_rating,
     "payment_terms.prepayment_percent": lambda c, e: c.payment_terms.prepayment_percent,
     "payment_terms.net_days": lambda c, e: c.payment_terms.net_days,
     "payment_terms.late_penalty_percent_per_day": lambda c, e: (
@@ -72,7 +70,7 @@ def _days_past_due(item: Any, c: Contract, e: Env) -> int:
 ITEM_GETTERS: dict[str, dict[str, ItemGetter]] = {
     "guarantees": {
         "id": lambda g, i, c, e: g.id,
-        "kind": lambda g, i, c, e: g.kind.value,
+        "kind": lambda g, i, c, e: g.kind,
         "amount": lambda g, i, c, e: g.amount,
         "amount_base": lambda g, i, c, e: _base(g.amount, c, e),
         "issuer": lambda g, i, c, e: g.issuer,
@@ -80,13 +78,13 @@ ITEM_GETTERS: dict[str, dict[str, ItemGetter]] = {
     },
     "obligations": {
         "id": lambda o, i, c, e: o.id,
-        "party": lambda o, i, c, e: o.party.value,
-        "kind": lambda o, i, c, e: o.kind.value,
+        "party": lambda o, i, c, e: o.party,
+        "kind": lambda o, i, c, e: o.kind,
         "description": lambda o, i, c, e: o.description,
         "due": lambda o, i, c, e: o.due,
         "amount": lambda o, i, c, e: o.amount,
         "amount_base": lambda o, i, c, e: _base(o.amount, c, e),
-        "status": lambda o, i, c, e: o.status.value,
+        "status": lambda o, i, c, e: o.status,
         "fulfilled_on": lambda o, i, c, e: o.fulfilled_on,
         "owner": lambda o, i, c, e: o.owner,
         "days_past_due": lambda o, i, c, e: _days_past_due(o, c, e),

@@ -147,7 +147,7 @@ def check_file(
 # -- the examples beside the rules ----------------------------------------------------------
 
 
-def _example_failures(rule: Rule, ex: Example, flags: list[Flag]) -> list[str]:
+def example_failures(rule: Rule, ex: Example, flags: list[Flag]) -> list[str]:
     got = sorted(
         ((f.severity.value, f.subject or "") for f in flags if f.rule == rule.id),
     )
@@ -209,7 +209,7 @@ def run_examples(rt: Runtime, rules: RuleSet | None = None, backend: Any = None)
                 continue
             effective_params(rt.risk_config, ex.params)
             report = evaluator.evaluate([contract], ex.as_of, ex.params)[0]
-            entry["problems"] = _example_failures(rule, ex, report.flags)
+            entry["problems"] = example_failures(rule, ex, report.flags)
             cases.append(entry)
     failures = [c for c in cases if c["problems"]]
     missing = [

@@ -1,0 +1,131 @@
+"""The oracle: durable_rules and the Python predicates give identical flags.
+
+Hypothesis builds contracts whose numbers and dates sit on, just under and just over every
+threshold of the catalogue (and of overridden thresholds), and compares whole reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.domain.contract import Contract
+from engine.risk.pool import DurableEvaluator
+from engine.risk.python import PythonEvaluator
+
+AS_OF = dt.date(2027, 1, 4)
+EXAMPLES = 400
+
+
+def around(*values: int | str) -> st.SearchStrategy[Decimal]:
+    """A threshold, a hair under and over it, and a few ordinary values."""
+    out: list[Decimal] = []
+    for v in values:
+        d = Decimal(v)
+        out += [d - Decimal("0.01"), d, d + Decimal("0.01")]
+    return st.sampled_from([x for x in out if x > 0])
+
+
+def day_around(*offsets: int) -> st.SearchStrategy[dt.date]:
+    return st.sampled_from([AS_OF + dt.timedelta(days=o + k) for o in offsets for k in (-1, 0, 1)])
+
+
+KINDS = st.sampled_from(
+    [
+        "bank_guarantee",
+        "standby_lc",
+        "credit_insurance",
+        "collateral",
+        "parent_guarantee",
+        "advance_payment_guarantee",
+        "performance_bond",
+    ]
+)
+
+
+@st.composite
+def contracts(draw: st.DrawFn) -> Contract:
+    currency = draw(st.sampled_from(["CNY", "CNY", "USD", "JPY"]))
+    amount = draw(around(1000000, 2000000, 500000, 140845, 21276596))
+    end = draw(day_around(0, 200, 365))
+    guarantees = [
+        {
+            "kind": draw(KINDS),
+            "amount": draw(around(100000, 200000, 1000)),
+            "expires_on": draw(
+                st.none() | st.sampled_from([end + dt.timedelta(days=d) for d in (29, 30, 31, -5)])
+            ),
+        }
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    obligations = []
+    for n in range(draw(st.integers(0, 4))):
+        status = draw(st.sampled_from(["open", "open", "fulfilled", "waived"]))
+        due = draw(day_around(0, -7, -8, 14, 15, 60, 61, -60, -61, -14, -15))
+        obligations.append(
+            {
+                "id": f"OB-{n}",
+                "party": draw(st.sampled_from(["us", "counterparty"])),
+                "kind": "payment",
+                "due": due,
+                "status": status,
+                "fulfilled_on": due if status == "fulfilled" else None,
+            }
+        )
+    data: dict[str, Any] = {
+        "id": "SC-ORACLE",
+        "title": "oracle",
+        "direction": draw(st.sampled_from(["sell", "buy"])),
+        "counterparty": {
+            "name": "x",
+            "credit_rating": draw(st.sampled_from([None, "AAA", "BBB", "BB", "B", "D"])),
+        },
+        "currency": currency,
+        "amount": amount,
+        "start_date": AS_OF - dt.timedelta(days=400),
+        "end_date": end,
+        "payment_terms": {
+            "prepayment_percent": draw(around(30, 50, 1)),
+            "net_days": draw(st.sampled_from([0, 89, 90, 91, 179, 180, 181])),
+            "late_penalty_percent_per_day": draw(st.none() | st.just(Decimal("0.05"))),
+        },
+        "guarantees": guarantees,
+        "liability_cap_percent": draw(st.none() | around(200, 100)),
+        "auto_renewal": draw(st.booleans()),
+        "renewal_notice_days": draw(st.none() | st.sampled_from([29, 30, 31])),
+        "obligations": obligations,
+    }
+    return Contract.model_validate(data)
+
+
+PARAMS = st.none() | st.fixed_dictionaries(
+    {},
+    optional={
+        "exposure_limit": st.sampled_from([Decimal(0), Decimal(500000), Decimal(2000000)]),
+        "net_days_medium": st.sampled_from([Decimal(30), Decimal(91)]),
+        "overdue_high_days": st.sampled_from([Decimal(0), Decimal(30)]),
+        "guarantee_min_percent": st.sampled_from([Decimal(5), Decimal("12.5")]),
+        "due_soon_days": st.sampled_from([Decimal(0), Decimal(30)]),
+    },
+)
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(batch=st.lists(contracts(), min_size=1, max_size=5), params=PARAMS)
+def test_durable_and_python_backends_give_identical_flags(
+    python_backend: PythonEvaluator,
+    durable_backend: DurableEvaluator,
+    batch: list[Contract],
+    params: dict[str, Decimal] | None,
+) -> None:
+    expected = python_backend.evaluate(batch, AS_OF, params)
+    actual = durable_backend.evaluate(batch, AS_OF, params)
+    assert [r.flags for r in actual] == [r.flags for r in expected]
