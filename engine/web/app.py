@@ -50,6 +50,9 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Load the rule set and risk evaluator now, outside any request's transaction, so
+        # the first submit does not pay for it (or wait on its own write lock on SQLite).
+        runtime.evaluator  # noqa: B018 - loading is the point
         yield
         if owned:
             runtime.close()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from engine.domain.people import ROLE_DESCRIPTIONS
-from engine.errors import InvalidInput
+from engine.errors import Conflict, InvalidInput, NotFound
 from engine.services import access
+from engine.services.alerts import alert_counts, list_alerts, retry_alert
 from engine.services.users import add_user, list_users
+from engine.services.workflows import list_workflows
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
 from engine.web.templating import flash, render
 
@@ -61,3 +63,40 @@ def save_user(
         )
     flash(request, f"Saved {saved.username}: {', '.join(saved.roles)}")
     return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.get("/admin/workflows")
+def workflows_page(request: Request, rt: RuntimeDep, user: PageUser) -> Response:
+    access.require_admin(user)
+    return render(request, "admin_workflows.html", {"workflows": list_workflows(rt)})
+
+
+@router.get("/admin/outbox")
+def outbox_page(
+    request: Request,
+    rt: RuntimeDep,
+    user: PageUser,
+    status: Annotated[str, Query(pattern="^(|pending|sent|failed)$")] = "",
+) -> Response:
+    access.require_outbox(user)
+    return render(
+        request,
+        "admin_outbox.html",
+        {
+            "alerts": list_alerts(rt, status=status or None, limit=200),
+            "counts": alert_counts(rt),
+            "status": status,
+        },
+    )
+
+
+@router.post("/admin/outbox/{alert_id}/retry", dependencies=[CsrfForm])
+def retry_page(request: Request, rt: RuntimeDep, user: PageUser, alert_id: int) -> Response:
+    access.require_admin(user)
+    try:
+        retry_alert(rt, alert_id)
+    except (Conflict, NotFound) as exc:
+        flash(request, "Not done: " + " ".join(exc.lines()))
+    else:
+        flash(request, f"Alert {alert_id} queued again; the next alert run sends it.")
+    return RedirectResponse("/admin/outbox", status_code=303)

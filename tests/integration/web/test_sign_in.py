@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 
 from engine.services.auth import create_token, revoke_token
 from engine.services.runtime import Runtime
 from tests.integration.web.support import PASSWORD, csrf_from, sign_in
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """SQLite only: these pin HTTP, cookie and token behaviour, the same on every database."""
+    path = tmp_path / "contractflow.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 def test_a_visitor_is_sent_to_the_login_page(client: TestClient) -> None:

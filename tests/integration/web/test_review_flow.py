@@ -1,0 +1,197 @@
+"""A contract through the web app: submit by upload, inbox, contract page, decisions."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from engine.services.runtime import Runtime
+from tests.integration.web.support import bearer, sign_in
+from tests.support import EXAMPLES
+
+
+def upload(client: TestClient, headers: dict[str, str], name: str = "SC-2026-0042.yaml") -> dict:
+    content = (EXAMPLES / name).read_bytes()
+    response = client.post(
+        "/api/contracts/upload", files={"file": (name, content)}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_submitted_contract_appears_in_the_reviewers_inbox_and_moves_on_approval(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    contract = upload(client, bearer(web_rt, "alice"))
+    assert contract["stage"] == "legal_review"
+    lena = bearer(web_rt, "lena")
+    inbox = client.get("/api/inbox", headers=lena).json()
+    assert [i["contract"] for i in inbox["items"]] == ["SC-2026-0042"]
+    task = inbox["items"][0]["task"]
+    fei = bearer(web_rt, "fei")
+    finance_task = client.get("/api/tasks", headers=fei).json()[0]["id"]
+    after = client.post(
+        f"/api/tasks/{task}/act", json={"action": "approve", "comment": "ok"}, headers=lena
+    )
+    assert after.status_code == 200 and after.json()["stage"] == "legal_review"
+    done = client.post(f"/api/tasks/{finance_task}/act", json={"action": "approve"}, headers=fei)
+    assert done.json()["stage"] in ("signing", "risk_review")
+    assert client.get("/api/inbox", headers=lena).json()["items"] == []
+
+
+def test_acting_twice_on_a_task_is_a_conflict(client: TestClient, web_rt: Runtime) -> None:
+    upload(client, bearer(web_rt, "alice"))
+    lena = bearer(web_rt, "lena")
+    task = client.get("/api/tasks", headers=lena).json()[0]["id"]
+    body = {"action": "reject", "comment": "penalty clause missing"}
+    assert client.post(f"/api/tasks/{task}/act", json=body, headers=lena).status_code == 200
+    again = client.post(f"/api/tasks/{task}/act", json=body, headers=lena)
+    assert again.status_code == 409
+    assert "not open" in again.json()["error"]
+
+
+def test_reject_without_a_comment_is_refused_with_422_or_400(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    upload(client, bearer(web_rt, "alice"))
+    lena = bearer(web_rt, "lena")
+    task = client.get("/api/tasks", headers=lena).json()[0]["id"]
+    response = client.post(f"/api/tasks/{task}/act", json={"action": "reject"}, headers=lena)
+    assert response.status_code == 400
+    assert "comment" in response.json()["error"]
+
+
+def test_an_invalid_contract_is_refused_with_every_problem_and_nothing_stored(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    alice = bearer(web_rt, "alice")
+    bad = b"title: x\ndirection: sideways\ncurrency: CNY\namount: -5\n"
+    response = client.post(
+        "/api/contracts/upload", files={"file": ("bad.yaml", bad)}, headers=alice
+    )
+    assert response.status_code == 422
+    problems = response.json()["problems"]
+    assert any("direction" in p for p in problems) and any("amount" in p for p in problems)
+    assert client.get("/api/contracts", headers=alice).json() == []
+
+
+def test_uploads_are_type_checked_and_size_limited(client: TestClient, web_rt: Runtime) -> None:
+    alice = bearer(web_rt, "alice")
+    exe = client.post(
+        "/api/contracts/upload", files={"file": ("run.exe", b"MZ\x90\x00")}, headers=alice
+    )
+    assert exe.status_code == 400 and "not a contract file type" in exe.json()["error"]
+    binary = client.post(
+        "/api/contracts/upload", files={"file": ("c.yaml", b"\x00\x01\x02")}, headers=alice
+    )
+    assert binary.status_code == 400
+    limit = web_rt.settings.upload_max_bytes
+    big = b"# padding\n" * (limit // 10 + 10)
+    response = client.post(
+        "/api/contracts/upload", files={"file": ("big.yaml", big)}, headers=alice
+    )
+    assert response.status_code == 413
+    huge = client.post(
+        "/api/contracts/upload", files={"file": ("huge.yaml", big * 2)}, headers=alice
+    )
+    assert huge.status_code == 413
+
+
+def test_the_json_submit_checks_the_body_like_a_file(client: TestClient, web_rt: Runtime) -> None:
+    alice = bearer(web_rt, "alice")
+    response = client.post("/api/contracts", json={"title": "x", "colour": "red"}, headers=alice)
+    assert response.status_code == 422
+    assert any(p.startswith("request: colour: unknown key") for p in response.json()["problems"])
+
+
+def test_the_contract_page_shows_terms_flags_stages_and_the_decision_buttons(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    upload(client, bearer(web_rt, "alice"))
+    sign_in(client, "lena")
+    html = client.get("/contracts/SC-2026-0042").text
+    for text in (
+        "Supply of 40 centrifugal pumps",
+        "Payment schedule",
+        "Bank of Ningbo",
+        "OB-1",
+        'aria-current="step"',
+        ">Approve<",
+        ">Reject<",
+        ">Request changes<",
+        'name="comment"',
+    ):
+        assert text in html, text
+
+
+def test_approving_on_the_page_moves_the_stage_and_records_the_comment(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    upload(client, bearer(web_rt, "alice"))
+    token = sign_in(client, "lena")
+    inbox = client.get("/inbox").text
+    assert "SC-2026-0042" in inbox
+    task = client.get("/api/tasks").json()[0]["id"]
+    response = client.post(
+        f"/tasks/{task}/act",
+        data={"action": "request_changes", "comment": "cap the liability", "csrf_token": token},
+    )
+    assert response.status_code == 200
+    assert "now in stage drafting" in response.text
+    assert "cap the liability" in response.text
+    assert client.get("/api/contracts/SC-2026-0042").json()["stage"] == "drafting"
+
+
+def test_a_reviewer_cannot_open_a_contract_without_a_task_for_them(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    upload(client, bearer(web_rt, "alice"))
+    sign_in(client, "sam")
+    assert client.get("/contracts/SC-2026-0042").status_code == 404
+    assert client.get("/api/contracts/SC-2026-0042").status_code == 404
+
+
+def test_submitting_on_the_page_shows_problems_beside_the_form(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    token = sign_in(client, "alice")
+    response = client.post(
+        "/submit",
+        data={"csrf_token": token},
+        files={"file": ("draft.json", b'{"title": "x", "amount": 0}')},
+    )
+    assert response.status_code == 422
+    assert "draft.json: direction: required" in response.text
+    assert 'id="problems"' in response.text
+    good = client.post(
+        "/submit",
+        data={"csrf_token": token},
+        files={"file": ("SC-2026-0042.yaml", (EXAMPLES / "SC-2026-0042.yaml").read_bytes())},
+    )
+    assert good.status_code == 200 and "Submitted SC-2026-0042" in good.text
+
+
+def test_bulk_approval_takes_only_low_risk_tasks(client: TestClient, web_rt: Runtime) -> None:
+    alice = bearer(web_rt, "alice")
+    for name in ("SC-2026-0042.yaml", "SC-2026-0051.yaml", "SC-2026-0060.json"):
+        upload(client, alice, name)
+    lena = bearer(web_rt, "lena")
+    items = client.get("/api/inbox", headers=lena).json()["items"]
+    ids = [i["task"] for i in items]
+    outcome = client.post("/api/tasks/bulk-approve", json={"task_ids": ids}, headers=lena).json()
+    low = {i["task"] for i in items if i["low_risk"]}
+    assert set(outcome["approved"]) == low
+    assert {r["task"] for r in outcome["refused"]} == set(ids) - low
+
+
+def test_the_dashboard_counts_stages_flags_and_obligations(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    alice = bearer(web_rt, "alice")
+    for name in ("SC-2026-0042.yaml", "SC-2026-0051.yaml"):
+        upload(client, alice, name)
+    data = client.get("/api/dashboard", headers=bearer(web_rt, "maria")).json()
+    assert sum(c["value"] for c in data["contracts_by_stage"]) == 2
+    assert len(data["obligations_by_week"]) == 13
+    sign_in(client, "maria")
+    html = client.get("/dashboard").text
+    assert html.count("<svg") == 4 or "no flags" in html
