@@ -203,7 +203,7 @@ def _article(doc: Any, number: int, article: Article, values: dict[str, dict[str
         zh = render_text(clause.zh, values["zh"])
         en = render_text(clause.en, values["en"])
         if zh:
-            K.paragraph(doc, zh, align="justify", space_after=1)
+            K.paragraph(doc, zh, align="justify", space_after=1, keep_with_next=bool(en))
         if en:
             K.paragraph(doc, en, align="justify", size=9, color=K.GREY, space_after=5)
 
@@ -216,18 +216,15 @@ def _parties(doc: Any, contract: Contract, company: Company) -> None:
     if cp.country:
         theirs.append(f"Country / 国别: {cp.country}")
     seller, buyer = (ours, theirs) if we_sell else (theirs, ours)
-    table = K.plain_table(doc, [["", ""]], [WIDTH / 2, WIDTH / 2])
-    for cell, (role, lines) in zip(
-        table.rows[0].cells,
-        ((L.DIRECTION["sell"], seller), (L.DIRECTION["buy"], buyer)),
-        strict=True,
-    ):
-        first = cell.paragraphs[0]
-        K.add_run(first, f"{role.zh}（{role.en}）", bold=True, color=K.ACCENT)
-        for i, line in enumerate(x for x in lines if x):
-            para = cell.add_paragraph()
-            para.paragraph_format.space_after = K.Pt(0)
-            K.add_run(para, line, bold=i == 0, size=10 if i == 0 else 9)
+    cells = []
+    for role, lines in ((L.DIRECTION["sell"], seller), (L.DIRECTION["buy"], buyer)):
+        cell = [K.Line(f"{role.zh}（{role.en}）", bold=True, color=K.ACCENT)]
+        cell += [
+            K.Line(line, bold=i == 0, size=10 if i == 0 else 9)
+            for i, line in enumerate(x for x in lines if x)
+        ]
+        cells.append(cell)
+    K.plain_table(doc, [cells], [WIDTH / 2, WIDTH / 2])
     K.paragraph(doc, space_after=4)
 
 
@@ -244,24 +241,23 @@ def _signatures(doc: Any, contract: Contract, company: Company) -> None:
         space_before=6,
         space_after=14,
     )
-    rows = [
-        ["卖方（盖章）Seller (seal):", "买方（盖章）Buyer (seal):"],
-        [seller, buyer],
-        ["授权代表 Authorised representative:", "授权代表 Authorised representative:"],
-        ["", ""],
-        ["签字 Signature: ____________________", "签字 Signature: ____________________"],
-        ["日期 Date: ____________________", "日期 Date: ____________________"],
+
+    def both(text: str, **fmt: Any) -> list[list[K.Line]]:
+        return [[K.Line(text, size=10, **fmt)], [K.Line(text, size=10, **fmt)]]
+
+    rows: list[list[Any]] = [
+        [
+            [K.Line("卖方（盖章）Seller (seal):", bold=True, size=10)],
+            [K.Line("买方（盖章）Buyer (seal):", bold=True, size=10)],
+        ],
+        [[K.Line(seller, size=10, space_before=6)], [K.Line(buyer, size=10, space_before=6)]],
+        both("授权代表 Authorised representative:", space_before=6),
+        both("", space_before=6),
+        both("签字 Signature: ____________________", space_before=6),
+        both("日期 Date: ____________________", space_before=6),
     ]
-    table = K.plain_table(doc, rows, [WIDTH / 2, WIDTH / 2])
-    for cell in table.rows[0].cells:
-        for run in cell.paragraphs[0].runs:
-            run.bold = True
-    for row in table.rows[1:]:
-        for cell in row.cells:
-            cell.paragraphs[0].paragraph_format.space_before = K.Pt(6)
-    for row in table.rows:  # keep the signature block together on one page
-        for cell in row.cells:
-            cell.paragraphs[0].paragraph_format.keep_with_next = True
+    # keep the signature block together on one page
+    K.plain_table(doc, rows, [WIDTH / 2, WIDTH / 2], keep_together=True)
 
 
 def render_contract(
@@ -307,14 +303,13 @@ def render_contract(
         ],
     ]
     K.plain_table(doc, meta, [WIDTH / 2, WIDTH / 2])
-    rule = K.paragraph(doc, space_after=6)
-    K.bottom_rule(rule, color=K.BORDER, size=4)
+    K.paragraph(doc, space_after=6, rule=(K.BORDER, 4))
     _parties(doc, contract, company)
     for clause in template.preamble:
         zh = render_text(clause.zh, values["zh"])
         en = render_text(clause.en, values["en"])
         if zh:
-            K.paragraph(doc, zh, align="justify", space_after=1)
+            K.paragraph(doc, zh, align="justify", space_after=1, keep_with_next=bool(en))
         if en:
             K.paragraph(doc, en, align="justify", size=9, color=K.GREY, space_after=4)
     for number_, article in enumerate(template.articles, start=1):

@@ -176,10 +176,9 @@ def _stamp(value: dt.datetime | None) -> str:
 
 
 def _heading(doc: Any, number: int, zh: str, en: str) -> None:
-    para = K.paragraph(doc, space_before=10, space_after=4, keep_with_next=True)
+    para = K.paragraph(doc, space_before=10, space_after=4, keep_with_next=True, rule=(K.BORDER, 4))
     K.add_run(para, f"{number}. {zh}", bold=True, color=K.ACCENT, size=12)
     K.add_run(para, f"    {en}", bold=True, color=K.GREY, size=10)
-    K.bottom_rule(para, color=K.BORDER, size=4)
 
 
 def _money(value: Decimal | None, currency: str) -> str:

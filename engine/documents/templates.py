@@ -146,6 +146,11 @@ def load_company(templates_dir: Path) -> Company:
     path = templates_dir / "contracts" / "company.yaml"
     if not path.is_file():
         return Company(name_en="Our Company", name_zh="我方公司")
+    return _load_company_cached(path, path.stat().st_mtime)
+
+
+@lru_cache(maxsize=4)
+def _load_company_cached(path: Path, mtime: float) -> Company:
     data = _load_yaml(path)
     if not isinstance(data, Mapping):
         raise InvalidInput(f"{path.name}: expected a mapping")
