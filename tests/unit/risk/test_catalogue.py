@@ -308,3 +308,16 @@ def test_max_severity_is_the_highest_flag(
     report = python_backend.evaluate([contract], AS_OF)[0]
     assert report.max_severity.value == "critical"
     assert python_backend.evaluate([parse_contract(CLEAN)], AS_OF)[0].max_severity.value == "none"
+
+
+def test_param_text_is_parsed_or_refused() -> None:
+    from engine.errors import InvalidInput
+    from engine.services.rules import parse_params
+
+    assert parse_params(["exposure_limit=5_000_000", "net_days_high = 120"]) == {
+        "exposure_limit": Decimal(5000000),
+        "net_days_high": Decimal(120),
+    }
+    for bad in ("net_days_high", "=3", "x=abc"):
+        with pytest.raises(InvalidInput, match="expected NAME=NUMBER"):
+            parse_params([bad])

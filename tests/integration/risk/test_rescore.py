@@ -1,0 +1,85 @@
+"""Stored flags: submit scores and stores; batch re-scoring writes only what changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from engine.domain.contract import Contract
+from engine.risk.pool import DurableEvaluator
+from engine.services import lifecycle
+from engine.services.rescore import rescore, rescore_chunk
+from engine.services.rules import load_shipped_rules
+from engine.services.runtime import Runtime
+from engine.services.users import add_user
+from engine.services.workflows import load_shipped_workflows
+from engine.store import models as m
+from tests.support import EXAMPLES
+
+
+def _count(rt: Runtime, model: type[m.Base], *where: object) -> int:
+    with rt.db.transaction() as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def _submit_examples(rt: Runtime) -> None:
+    load_shipped_workflows(rt)
+    load_shipped_rules(rt)
+    add_user(rt, "alice", ["contract_admin"])
+    for name in ("SC-2026-0042.yaml", "SC-2026-0051.yaml", "PO-2026-0107.yaml"):
+        lifecycle.submit(rt, EXAMPLES / name, "alice")
+
+
+def test_rescore_writes_only_changed_flags_and_keeps_history(rt: Runtime) -> None:
+    _submit_examples(rt)  # scored as of the clock: 2027-01-04
+    evaluations = _count(rt, m.RiskEvaluation)
+    assert evaluations == 3
+    same_day = rescore(rt, dt.date(2027, 1, 4))
+    assert same_day["contracts"] == 3 and same_day["changed"] == 0
+    assert _count(rt, m.RiskEvaluation) == evaluations
+    later = rescore(rt, dt.date(2027, 3, 1))
+    assert later["changed"] >= 2  # obligations fell overdue
+    assert _count(rt, m.RiskEvaluation, m.RiskEvaluation.current.is_(True)) == 3
+    assert _count(rt, m.RiskEvaluation) == evaluations + later["changed"]
+    with rt.db.transaction() as s:
+        row = s.scalar(select(m.Contract).where(m.Contract.code == "SC-2026-0042"))
+        assert row is not None and row.max_severity == "critical"
+        subjects = s.scalars(
+            select(m.RiskFlag.subject)
+            .join(m.RiskEvaluation, m.RiskFlag.evaluation_id == m.RiskEvaluation.id)
+            .where(m.RiskEvaluation.contract_id == row.id, m.RiskEvaluation.current.is_(True))
+        ).all()
+    assert sorted(s for s in subjects if s) == ["OB-1", "OB-2", "OB-3"]
+    again = rescore(rt, dt.date(2027, 3, 1))
+    assert again["changed"] == 0
+
+
+def test_rescore_chunk_is_callable_chunk_by_chunk(rt: Runtime) -> None:
+    from engine.risk.python import PythonEvaluator
+
+    rt.set_evaluator(PythonEvaluator(rt.rules, rt.risk_config))
+    _submit_examples(rt)
+    with rt.db.transaction() as s:
+        ids = list(s.scalars(select(m.Contract.id).order_by(m.Contract.id)))
+    first = rescore_chunk(rt, ids[:2], dt.date(2027, 3, 1))
+    second = rescore_chunk(rt, ids[2:], dt.date(2027, 3, 1))
+    assert first["scored"] == 2 and second["scored"] == 1
+
+
+def test_a_killed_worker_costs_a_restart_and_one_retry(rt: Runtime, tmp_path: Path) -> None:
+    from engine.definitions.contracts import load_contract_file
+
+    evaluator = DurableEvaluator(rt.rules, rt.risk_config, workers=1)
+    try:
+        contract: Contract = load_contract_file(EXAMPLES / "SC-2026-0042.yaml", None)
+        before = evaluator.evaluate([contract], dt.date(2027, 3, 1))
+        os.kill(evaluator.worker_pids()[0], signal.SIGKILL)
+        after = evaluator.evaluate([contract], dt.date(2027, 3, 1))
+        assert after == before
+        assert evaluator.restarts == 1
+    finally:
+        evaluator.close()
