@@ -130,7 +130,8 @@ def diff(
         print_table(
             rows,
             ["term", "change", f"revision {old}", f"revision {new}"],
-            title=f"{contract}: revision {old} -> {new} ({len(rows)} changes)",
+            title=f"{contract}: revision {old} -> {new} "
+            f"({len(rows)} change{'' if len(rows) == 1 else 's'})",
         )
     if out is not None:
         sys.stdout.write(f"wrote {out}\n")
