@@ -12,11 +12,11 @@ from html import escape
 
 from markupsafe import Markup
 
-ROW = 26
+ROW = 24
 BAR = 18
-LABEL_W = 150
-BAR_W = 300
-NUM_W = 70
+LABEL_W = 120
+BAR_W = 190
+NUM_W = 50
 
 
 def _frame(rows: int, title: str, body: list[str], legend: str = "") -> Markup:
