@@ -123,6 +123,18 @@ class ContractView(_View):
     updated_at: dt.datetime | None = None
 
 
+class ActOutcome(_View):
+    """What one accepted task action did (`lifecycle.decide`)."""
+
+    contract: str
+    task: int
+    action: str
+    task_status: str
+    from_stage: str
+    stage: str
+    status: str
+
+
 class ContractSummary(_View):
     """One line of a contract list."""
 

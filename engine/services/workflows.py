@@ -97,17 +97,22 @@ def load_shipped_workflows(rt: Runtime) -> dict[str, Any]:
 
 
 def spec_for(session: Session, definition_id: int) -> WorkflowSpec:
-    """The checked spec of a stored definition (parsed once per process)."""
-    row = session.execute(
-        select(
-            m.WorkflowDefinition.checksum,
-            m.WorkflowDefinition.source_text,
-            m.WorkflowDefinition.source_path,
-        ).where(m.WorkflowDefinition.id == definition_id)
-    ).one()
-    key = (definition_id, row.checksum)
+    """The checked spec of a stored definition (parsed once per process).
+
+    Keyed by checksum as well as id: two databases (or a test database emptied and
+    refilled) may hold different definitions under the same id.
+    """
+    checksum = session.scalar(
+        select(m.WorkflowDefinition.checksum).where(m.WorkflowDefinition.id == definition_id)
+    )
+    key = (definition_id, checksum or "")
     spec = _SPEC_CACHE.get(key)
     if spec is None:
+        row = session.execute(
+            select(m.WorkflowDefinition.source_text, m.WorkflowDefinition.source_path).where(
+                m.WorkflowDefinition.id == definition_id
+            )
+        ).one()
         spec = load_workflow_text(row.source_text, row.source_path or f"workflow#{definition_id}")
         _SPEC_CACHE[key] = spec
     return spec
