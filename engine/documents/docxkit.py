@@ -371,13 +371,15 @@ def new_document(*, landscape: bool = False) -> Any:
 
 #: Parts of python-docx's default template that our documents never use. Dropping them
 #: (and ~350 KB of unused style definitions) makes every document faster to open and save.
-_UNUSED_PARTS = re.compile(r"^(word/stylesWithEffects\.xml|docProps/thumbnail\.jpeg|customXml/.*)$")
+_UNUSED_PARTS = re.compile(
+    r"^(word/stylesWithEffects\.xml|word/numbering\.xml|docProps/thumbnail\.jpeg|customXml/.*)$"
+)
 _UNUSED_TARGETS = re.compile(
-    r"<Relationship [^>]*Target=\"(stylesWithEffects\.xml|\.\./customXml/[^\"]*|"
+    r"<Relationship [^>]*Target=\"(stylesWithEffects\.xml|numbering\.xml|\.\./customXml/[^\"]*|"
     r"docProps/thumbnail\.jpeg)\"[^>]*/>"
 )
 _UNUSED_TYPES = re.compile(
-    r"<Override [^>]*PartName=\"/(word/stylesWithEffects\.xml|customXml/[^\"]*|"
+    r"<Override [^>]*PartName=\"/(word/stylesWithEffects\.xml|word/numbering\.xml|customXml/[^\"]*|"
     r"docProps/thumbnail\.jpeg)\"[^>]*/>"
 )
 
