@@ -147,3 +147,11 @@ def test_a_contract_gives_a_value_for_every_vocabulary_field() -> None:
     assert values["payment_terms.net_days"] == 60
     assert values["guarantees.kinds"] == ["bank_guarantee"]
     assert parse('risk.max_severity >= "high" and "guarantees" in risk.categories').evaluate(values)
+
+
+def test_the_user_guide_lists_every_field() -> None:
+    from engine.settings import PROJECT_ROOT
+
+    guide = (PROJECT_ROOT / "docs" / "workflows.md").read_text()
+    missing = [name for name in VOCABULARY if f"| `{name}` |" not in guide]
+    assert not missing, f"docs/workflows.md does not list: {missing}"
