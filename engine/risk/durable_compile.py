@@ -70,10 +70,10 @@ class _Need:
     contract: set[str] = field(default_factory=set)
     items: dict[str, set[str]] = field(default_factory=dict)
     item_contract: dict[str, set[str]] = field(default_factory=dict)
-    params: set[str] = field(default_factory=set)
+    params: dict[str | None, set[str]] = field(default_factory=dict)
     sums: dict[str, SumOf] = field(default_factory=dict)
     computed: dict[str, tuple[Operand, str | None]] = field(default_factory=dict)
-    uses_as_of: bool = False
+    as_of: set[str | None] = field(default_factory=set)
 
 
 def _val(value: Any) -> Any:
@@ -122,10 +122,10 @@ class _Compiler:
         if op.kind == "value":
             rhs = _val(op.value)
         elif op.kind == "param":
-            self.need.params.add(op.name)
+            self.need.params.setdefault(scope, set()).add(op.name)
             rhs = {"$m": f"p__{op.name}"}
         elif op.kind == "as_of":
-            self.need.uses_as_of = True
+            self.need.as_of.add(scope)
             rhs = {"$m": "as_of"}
         else:
             guard = self._field(FieldRef(op.name, op.contract_scope), scope)
@@ -133,7 +133,7 @@ class _Compiler:
         if op.days is not None:
             sign, amount = op.days
             if amount.kind == "param":
-                self.need.params.add(amount.name)
+                self.need.params.setdefault(scope, set()).add(amount.name)
                 right: Any = {"$m": f"p__{amount.name}"}
             else:
                 right = int(amount.value)
@@ -257,49 +257,62 @@ class Plan:
     rulesets: list[dict[str, Expr]]
     actions: dict[str, Action]
     need: _Need
+    _env_cache: tuple[Env, dict[str | None, dict[str, Any]]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     @property
     def rule_count(self) -> int:
         return len(self.actions)
 
+    def _common(self, env: Env) -> dict[str | None, dict[str, Any]]:
+        """Thresholds and the date each kind of fact carries (same for a whole batch)."""
+        cached = self._env_cache
+        if cached is not None and cached[0] is env:
+            return cached[1]
+        out: dict[str | None, dict[str, Any]] = {}
+        for scope in (None, *TAGS):
+            common: dict[str, Any] = {}
+            if scope in self.need.as_of:
+                common["as_of"] = env.as_of.toordinal()
+            for p in sorted(self.need.params.get(scope, ())):
+                common[f"p__{p}"] = _val(env.params[p])
+            out[scope] = common
+        self._env_cache = (env, out)
+        return out
+
     def facts(self, contract: Contract, env: Env, sid: str) -> list[dict[str, Any]]:
         """Item facts first, the contract fact last (absence is decided when it arrives)."""
         need = self.need
-        common: dict[str, Any] = {"sid": sid}
-        if need.uses_as_of:
-            common["as_of"] = env.as_of.toordinal()
-        for p in need.params:
-            common[f"p__{p}"] = _val(env.params[p])
+        common = self._common(env)
         out: list[dict[str, Any]] = []
-        collections = set(need.items) | set(need.item_contract) | self._quantified
-        for coll in sorted(collections):
-            getters = ITEM_GETTERS[coll]
+        for coll in self._collections:
+            getters = [(f"f__{n}", ITEM_GETTERS[coll][n]) for n in sorted(need.items.get(coll, ()))]
+            from_contract = [
+                (f"c__{n.replace('.', '__')}", _val(v))
+                for n in sorted(need.item_contract.get(coll, ()))
+                if (v := CONTRACT_GETTERS[n](contract, env)) is not None
+            ]
+            computed = [(k, op) for k, (op, scope) in need.computed.items() if scope == coll]
             for i, item in enumerate(items(contract, coll)):
-                fact = dict(common)
-                fact["t"] = TAGS[coll]
-                fact["i"] = i
-                for name in need.items.get(coll, ()):
-                    value = getters[name](item, i, contract, env)
+                fact = {"sid": sid, "t": TAGS[coll], "i": i, **common[coll]}
+                for key, get in getters:
+                    value = get(item, i, contract, env)
                     if value is not None:
-                        fact[f"f__{name.replace('.', '__')}"] = _val(value)
-                for name in need.item_contract.get(coll, ()):
-                    value = CONTRACT_GETTERS[name](contract, env)
+                        fact[key] = _val(value)
+                fact.update(from_contract)
+                for key, op in computed:
+                    value = operand_value(op, coll)(contract, env, (item, i))
                     if value is not None:
-                        fact[f"c__{name.replace('.', '__')}"] = _val(value)
-                for key, (op, scope) in need.computed.items():
-                    if scope == coll:
-                        value = operand_value(op, scope)(contract, env, (item, i))
-                        if value is not None:
-                            fact[key] = _val(value)
+                        fact[key] = _val(value)
                 out.append(fact)
-        fact = dict(common)
-        fact["t"] = "contract"
-        for name in need.contract:
+        fact = {"sid": sid, "t": "contract", **common[None]}
+        for name in sorted(need.contract):
             value = CONTRACT_GETTERS[name](contract, env)
             if value is not None:
                 fact[f"f__{name.replace('.', '__')}"] = _val(value)
-        for name, _node in need.sums.items():
-            fact[f"s__{name}"] = _val(self._sum_fns[name](contract, env))
+        for name, total in self._sum_fns.items():
+            fact[f"s__{name}"] = _val(total(contract, env))
         for key, (op, scope) in need.computed.items():
             if scope is None:
                 value = operand_value(op, None)(contract, env, None)
@@ -310,6 +323,7 @@ class Plan:
 
     def __post_init__(self) -> None:
         self._sum_fns = {name: sum_value(node) for name, node in self.need.sums.items()}
+        self._env_cache = None
         self._quantified = {
             coll
             for rs in self.rulesets
@@ -318,6 +332,9 @@ class Plan:
             for coll, tag in TAGS.items()
             if _tag_of(pattern) == tag
         }
+        self._collections = sorted(
+            set(self.need.items) | set(self.need.item_contract) | self._quantified
+        )
 
 
 def _tag_of(pattern: dict[str, Any]) -> str | None:

@@ -1,0 +1,335 @@
+"""Risk scoring throughput and memory (issue 4): `python -m bench risk`.
+
+Every measurement runs in a fresh subprocess (`python -m bench.bench_risk SCENARIO N`) so
+that peak memory (VmHWM of the process and of its durable_rules workers) belongs to that
+scenario alone. Contracts are the realistic mix of `bench.risk_data` (3 guarantees, 10
+obligations, 3 installments each) scored with the full default catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.report import machine
+
+SIZES = (1_000, 10_000, 100_000)
+PG_ADMIN_URL = os.environ.get("CONTRACTFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _hwm_kib(pid: int | str = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _rss_kib(pid: int | str = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _runtime_parts() -> tuple[Any, Any]:
+    from engine.definitions.riskconfig import load_risk_config
+    from engine.definitions.rules import load_rule_dir
+    from engine.settings import PROJECT_ROOT
+
+    config = load_risk_config(PROJECT_ROOT / "config" / "risk.yaml")
+    return load_rule_dir(PROJECT_ROOT / "rules", config.parameters), config
+
+
+def scenario_python(n: int) -> dict[str, Any]:
+    from bench.risk_data import AS_OF, contracts
+    from engine.risk.python import PythonEvaluator
+
+    rules, config = _runtime_parts()
+    batch = contracts(n)
+    evaluator = PythonEvaluator(rules, config)
+    start = time.perf_counter()
+    cpu = time.process_time()
+    reports = evaluator.evaluate(batch, AS_OF)
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    return {
+        "rate": n / wall,
+        "rate_cpu": n / cpu,
+        "flags": sum(len(r.flags) for r in reports) / n,
+        "peak_mib": _hwm_kib() / 1024,
+    }
+
+
+def scenario_durable(n: int, workers: int) -> dict[str, Any]:
+    from bench.risk_data import AS_OF, contracts
+    from engine.risk.pool import DurableEvaluator
+
+    rules, config = _runtime_parts()
+    batch = contracts(n)
+    evaluator = DurableEvaluator(rules, config, workers=workers)
+    evaluator.evaluate(batch[:10], AS_OF)  # start the workers outside the timing
+    start = time.perf_counter()
+    reports = evaluator.evaluate(batch, AS_OF)
+    wall = time.perf_counter() - start
+    worker_peak = sum(_hwm_kib(pid) for pid in evaluator.worker_pids()) / 1024
+    evaluator.close()
+    return {
+        "rate": n / wall,
+        "flags": sum(len(r.flags) for r in reports) / n,
+        "peak_mib": _hwm_kib() / 1024,
+        "worker_peak_mib": worker_peak,
+    }
+
+
+def scenario_leak(total: int) -> dict[str, Any]:
+    """Worker RSS after 10,000 evaluations and after `total` (sids and rulesets leak-free?)."""
+    from bench.risk_data import AS_OF, contracts
+    from engine.risk.pool import DurableEvaluator
+
+    rules, config = _runtime_parts()
+    batch = contracts(10_000)
+    evaluator = DurableEvaluator(rules, config, workers=1)
+    evaluator.evaluate(batch, AS_OF)
+    pid = evaluator.worker_pids()[0]
+    after_10k = _rss_kib(pid)
+    done = 10_000
+    start = time.perf_counter()
+    while done < total:
+        evaluator.evaluate(batch, AS_OF)
+        done += len(batch)
+    after_total = _rss_kib(pid)
+    evaluator.close()
+    return {
+        "evaluations": done,
+        "rss_10k_mib": after_10k / 1024,
+        "rss_total_mib": after_total / 1024,
+        "growth_percent": (after_total - after_10k) * 100 / after_10k,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _seed_postgres(url: str, n: int) -> None:
+    """Set-based inserts of `n` stored contracts (users, a workflow, contracts, revisions)."""
+    import hashlib
+    import random
+
+    from sqlalchemy import insert
+
+    from bench.risk_data import contract_data
+    from engine.domain.contract import Contract
+    from engine.store import models as m
+    from engine.store.db import Database
+
+    db = Database(url)
+    rng = random.Random(11)
+    with db.transaction() as s:
+        s.execute(insert(m.User), [{"username": "bench"}])
+        user_id = s.scalar(m.User.__table__.select().with_only_columns(m.User.id))
+        s.execute(
+            insert(m.WorkflowDefinition),
+            [{"name": "standard", "version": 1, "source_text": "", "checksum": "x"}],
+        )
+        wf_id = s.scalar(
+            m.WorkflowDefinition.__table__.select().with_only_columns(m.WorkflowDefinition.id)
+        )
+    step = 5_000
+    for first in range(0, n, step):
+        datas = [contract_data(i, rng) for i in range(first, min(n, first + step))]
+        rows, revs = [], []
+        for d in datas:
+            c = Contract.model_validate(d)
+            terms = c.model_dump(mode="json")
+            rows.append(
+                {
+                    "code": c.id,
+                    "title": c.title,
+                    "direction": c.direction.value,
+                    "counterparty_name": c.counterparty.name,
+                    "currency": c.currency,
+                    "amount": c.amount,
+                    "amount_base": c.amount,
+                    "start_date": c.start_date,
+                    "end_date": c.end_date,
+                    "owner_id": user_id,
+                    "submitted_by_id": user_id,
+                    "workflow_id": wf_id,
+                    "stage": "legal_review",
+                }
+            )
+            revs.append(terms)
+        with db.transaction() as s:
+            ids = (
+                s.execute(
+                    insert(m.Contract).returning(m.Contract.id, sort_by_parameter_order=True), rows
+                )
+                .scalars()
+                .all()
+            )
+            s.execute(
+                insert(m.ContractRevision),
+                [
+                    {
+                        "contract_id": cid,
+                        "number": 1,
+                        "terms": terms,
+                        "checksum": hashlib.sha256(json.dumps(terms).encode()).hexdigest(),
+                        "submitted_by_id": user_id,
+                    }
+                    for cid, terms in zip(ids, revs, strict=True)
+                ],
+            )
+    db.dispose()
+
+
+def scenario_rescore(n: int, workers: int) -> dict[str, Any]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from bench.risk_data import AS_OF
+    from engine.services.rescore import rescore
+    from engine.services.runtime import Runtime
+    from engine.settings import Settings
+    from engine.store import migrate
+    from engine.store.db import Database, normalise_url
+
+    base = make_url(normalise_url(PG_ADMIN_URL))
+    name = f"cf_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        db = Database(url)
+        migrate.upgrade(db)
+        db.dispose()
+        seed_start = time.perf_counter()
+        _seed_postgres(url, n)
+        seeded = time.perf_counter() - seed_start
+        rt = Runtime(Settings(database_url=url, risk_backend="durable", risk_workers=workers))
+        first = rescore(rt, AS_OF)
+        steady = rescore(rt, AS_OF)
+        rt.close()
+        return {
+            "seed_seconds": seeded,
+            "first_seconds": first["seconds"],
+            "first_changed": first["changed"],
+            "steady_seconds": steady["seconds"],
+            "steady_changed": steady["changed"],
+            "peak_mib": _hwm_kib() / 1024,
+        }
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def _sub(*args: str) -> dict[str, Any]:
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_risk", *args],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def run(sizes: tuple[int, ...] = SIZES, leak_total: int = 1_000_000) -> str:
+    lines = [
+        "## Risk scoring (issue 4)",
+        "",
+        f"Machine: {machine()}. Full default catalogue (13 rules), realistic contracts (3",
+        "guarantees, 10 obligations, 3 installments each; about 5 flags per contract).",
+        "Rates are contracts per second of wall time; peak memory is the process's VmHWM",
+        "(plus, for durable_rules, the sum of its workers').",
+        "",
+        "| backend | contracts | contracts/s | peak MiB | workers' peak MiB |",
+        "|---|---|---|---|---|",
+    ]
+    baseline: float | None = None
+    for n in sizes:
+        py = _sub("python", str(n))
+        if "error" in py:
+            lines.append(f"| python | {n:,} | error: {py['error']} | | |")
+            continue
+        baseline = baseline or py["rate"]
+        lines.append(
+            f"| python | {n:,} | {py['rate']:,.0f} (CPU {py['rate_cpu']:,.0f}) | "
+            f"{py['peak_mib']:.0f} | |"
+        )
+        for workers in (1, 2):
+            du = _sub("durable", str(n), str(workers))
+            if "error" in du:
+                lines.append(f"| durable x{workers} | {n:,} | error: {du['error']} | | |")
+                continue
+            lines.append(
+                f"| durable_rules, {workers} worker(s) | {n:,} | {du['rate']:,.0f} "
+                f"({du['rate'] / py['rate']:.2f}x python) | {du['peak_mib']:.0f} | "
+                f"{du['worker_peak_mib']:.0f} |"
+            )
+    rs = _sub("rescore", str(max(sizes)), "2")
+    lines += [
+        "",
+        f"End-to-end `rescore` on PostgreSQL, {max(sizes):,} stored contracts, 2 workers:",
+    ]
+    if "error" in rs:
+        lines.append(f"error: {rs['error']}")
+    else:
+        lines += [
+            "",
+            "| pass | seconds | contracts written |",
+            "|---|---|---|",
+            f"| first (every contract new: all flags written) | {rs['first_seconds']:.1f} | "
+            f"{rs['first_changed']:,} |",
+            f"| again, same day (nothing changed) | {rs['steady_seconds']:.1f} | "
+            f"{rs['steady_changed']:,} |",
+            "",
+            f"(Seeding {max(sizes):,} contracts with set-based inserts took "
+            f"{rs['seed_seconds']:.1f} s; peak memory of the rescoring process "
+            f"{rs['peak_mib']:.0f} MiB.)",
+        ]
+    leak = _sub("leak", str(leak_total))
+    lines += ["", "Memory of one durable_rules worker (sid per contract, deleted after each):"]
+    if "error" in leak:
+        lines.append(f"error: {leak['error']}")
+    else:
+        lines.append(
+            f"RSS after 10,000 evaluations {leak['rss_10k_mib']:.1f} MiB, after "
+            f"{leak['evaluations']:,} {leak['rss_total_mib']:.1f} MiB "
+            f"({leak['growth_percent']:+.1f}%)."
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    kind, n = argv[0], int(argv[1])
+    if kind == "python":
+        out = scenario_python(n)
+    elif kind == "durable":
+        out = scenario_durable(n, int(argv[2]))
+    elif kind == "leak":
+        out = scenario_leak(n)
+    else:
+        out = scenario_rescore(n, int(argv[2]))
+    sys.stdout.write(json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
