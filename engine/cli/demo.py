@@ -16,7 +16,7 @@ DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - documented demo password, print
 DEMO_USERS: list[tuple[str, list[str], str]] = [
     ("alice", ["contract_admin"], "alice@example.com"),
     ("lena", ["legal"], "lena@example.com"),
-    ("leo", ["legal_lead"], "leo@example.com"),
+    ("leo", ["legal_lead", "legal"], "leo@example.com"),
     ("fei", ["finance"], "fei@example.com"),
     ("rita", ["risk_officer"], "rita@example.com"),
     ("paul", ["procurement"], "paul@example.com"),
@@ -27,16 +27,25 @@ DEMO_USERS: list[tuple[str, list[str], str]] = [
 
 
 def main() -> None:
+    from engine.services.demo_data import load_demo_contracts
     from engine.services.setup import initialise
     from engine.services.users import add_user
+    from engine.settings import PROJECT_ROOT
 
     with runtime() as rt:
         result = initialise(rt)
         for name, roles, email in DEMO_USERS:
             add_user(rt, name, roles, email=email, password=DEMO_PASSWORD)
+        added = load_demo_contracts(rt, PROJECT_ROOT / "examples")
     out = sys.stdout
     out.write(f"database ready: {result['database']}\n")
     out.write(f"demo users (password {DEMO_PASSWORD}): {', '.join(u for u, _, _ in DEMO_USERS)}\n")
+    if added:
+        out.write(f"example contracts loaded: {', '.join(added)}\n")
+    else:
+        out.write("example contracts: already loaded\n")
+    out.write("sign in as lena (legal), fei (finance), rita (risk), sam (signer), paul ")
+    out.write("(procurement), alice (contract admin), maria (manager) or root (admin)\n")
 
 
 if __name__ == "__main__":

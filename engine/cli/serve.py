@@ -56,7 +56,13 @@ def serve(
     if not _port_free(host, port):
         fail(f"--port: {host}:{port} is already in use (pick another with --port)")
     settings = get_settings()
-    with _scheduler(settings, not no_scheduler):
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(_scheduler(settings, not no_scheduler))
+        except RuntimeError as exc:  # PrefectStackError: the server or runner did not start
+            typer.echo(
+                f"scheduler: did not start ({exc}); serving the web app without it", err=True
+            )
         typer.echo(f"contractflow: http://{host}:{port}/ (API docs at /docs)", err=True)
         if workers > 1:
             uvicorn.run(
