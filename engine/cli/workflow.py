@@ -62,6 +62,34 @@ def register(app: typer.Typer) -> None:
 # --------------------------------------------------------------------------- rendering
 
 
+def _minute(value: object) -> str:
+    """2027-01-04T09:00:00.123+00:00 -> 2027-01-04 09:00 (tables; JSON keeps full precision)."""
+    text = str(to_jsonable(value) or "")
+    return text[:16].replace("T", " ")
+
+
+def _note(entry: Any) -> str:
+    """The part of an event's details a reader wants in one line."""
+    details = entry.details or {}
+    notes = []
+    if "obligation" in details:
+        notes.append(
+            f"{details['obligation']} {details.get('status', '')} {details.get('on') or ''}"
+        )
+    if entry.action == "reassign":
+        notes.append(f"to {details.get('to')}")
+    if entry.action == "escalate":
+        notes.append(f"to {details.get('escalate_to')}")
+    if details.get("changed"):
+        notes.append("changed " + ", ".join(details["changed"]))
+    for move in details.get("moves", []):
+        if move.get("route"):
+            notes.append(f"route {move['route']}")
+    if entry.comment:
+        notes.append(f'"{entry.comment}"')
+    return "; ".join(n.strip() for n in notes)
+
+
 def _print_contract(view: ContractView) -> None:
     out = sys.stdout
     out.write(f"{view.id}  {view.title}\n")
@@ -81,7 +109,11 @@ def _print_contract(view: ContractView) -> None:
         )
     if view.tasks:
         rows = [
-            {**to_jsonable(t), "approved_by": ", ".join(t.approved_by)}
+            {
+                **to_jsonable(t),
+                "approved_by": ", ".join(t.approved_by),
+                "due": _minute(t.due) + (" OVERDUE" if t.overdue else ""),
+            }
             for t in view.tasks
             if t.revision == view.revision or t.status == "open"
         ]
@@ -101,7 +133,7 @@ def _print_contract(view: ContractView) -> None:
             {
                 "revision": r.number,
                 "by": r.submitted_by,
-                "at": r.submitted_at,
+                "at": _minute(r.submitted_at),
                 "changed": ", ".join(c.field for c in r.changes) or "-",
             }
             for r in view.revisions
@@ -111,6 +143,8 @@ def _print_contract(view: ContractView) -> None:
         rows = [
             {
                 **to_jsonable(h),
+                "at": _minute(h.at),
+                "note": _note(h),
                 "actor": h.actor if not h.on_behalf_of else f"{h.actor} for {h.on_behalf_of}",
                 "stage": f"{h.from_stage} -> {h.to_stage}"
                 if h.from_stage != h.to_stage
@@ -119,7 +153,7 @@ def _print_contract(view: ContractView) -> None:
             for h in view.history
         ]
         print_table(
-            rows, ["seq", "at", "action", "actor", "task", "stage", "comment"], title="History"
+            rows, ["seq", "at", "action", "actor", "task", "stage", "note"], title="History"
         )
 
 
@@ -182,7 +216,7 @@ def tasks(
     rows = [
         {
             **to_jsonable(v),
-            "due": (to_jsonable(v.due) or "") + (" OVERDUE" if v.overdue else ""),
+            "due": _minute(v.due) + (" OVERDUE" if v.overdue else ""),
             "approvals": f"{len(v.approved_by)}/{v.approvals_required}",
         }
         for v in views
