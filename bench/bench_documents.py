@@ -2,7 +2,9 @@
 back, per contract, against the baseline of reading the same contract from YAML; the
 upload safety checks alone; and the bytes each kept revision adds to the `documents` table.
 
-Sizes: every example contract, repeated (200 rounds; 20 in quick mode).
+Sizes: every example contract, repeated (200 rounds; 20 in quick mode). Then the share of
+a `submit` (SQLite, python risk backend) that keeping the revision's document costs: 60
+submits (10 in quick mode) of distinct contracts, against rendering the same contracts.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ def run() -> str:
     extract_t: list[float] = []
     for f, (c, tpl, content) in zip(files, rendered, strict=True):
         yaml_t += _times(lambda f=f: load_contract_file(f), rounds)
-        render_t += _times(lambda c=c, tpl=tpl: render_contract(c, tpl, company, revision=1), rounds)
+        render_t += _times(
+            lambda c=c, tpl=tpl: render_contract(c, tpl, company, revision=1), rounds
+        )
         check_t += _times(lambda content=content: check_docx(content, "d.docx"), rounds)
         extract_t += _times(lambda content=content: extract_contract(content, "d.docx"), rounds)
     base = percentile(yaml_t, 50)
@@ -62,6 +66,23 @@ def run() -> str:
         )
     ]
     sizes = [len(content) for _c, _t, content in rendered]
+    submit_t, submit_render_t = _submits(10 if dataset.quick() else 60)
+    rows.append(
+        [
+            "submit through the service (SQLite), document kept",
+            ms(percentile(submit_t, 50)),
+            ms(percentile(submit_t, 95)),
+            ratio(percentile(submit_t, 50), base),
+        ]
+    )
+    rows.append(
+        [
+            "of which: render the revision's document",
+            ms(percentile(submit_render_t, 50)),
+            ms(percentile(submit_render_t, 95)),
+            ratio(percentile(submit_render_t, 50), base),
+        ]
+    )
     return "\n".join(
         [
             "## Documents (issue 7)",
@@ -74,3 +95,43 @@ def run() -> str:
             "(the `documents` table grows by that much per submitted revision).",
         ]
     )
+
+
+def _submits(count: int) -> tuple[list[float], list[float]]:
+    """Submit `count` distinct contracts; time each submit and the rendering inside it."""
+    import tempfile
+    from pathlib import Path
+
+    from engine.definitions.contracts import load_contract_file
+    from engine.services import documents, lifecycle
+    from engine.services.runtime import Runtime
+    from engine.services.setup import initialise
+    from engine.services.users import add_user
+    from engine.settings import PROJECT_ROOT, Settings
+
+    base = load_contract_file(PROJECT_ROOT / "examples" / "SC-2026-0060.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            database_url=f"sqlite:///{Path(tmp) / 'bench.db'}",
+            data_dir=Path(tmp) / "data",
+            risk_backend="python",
+        )
+        rt = Runtime(settings)
+        try:
+            initialise(rt)
+            add_user(rt, "alice", ["contract_admin"])
+            warm = base.model_copy(update={"id": "SC-BENCH-WARM"})
+            lifecycle.submit_contract(rt, warm, "alice", source="bench")  # loads rules etc.
+            submit_t: list[float] = []
+            render_t: list[float] = []
+            for i in range(count):
+                contract = base.model_copy(update={"id": f"SC-BENCH-{i:05d}"})
+                start = time.perf_counter()
+                lifecycle.submit_contract(rt, contract, "alice", source="bench")
+                submit_t.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                documents.render(rt, contract, revision=1)
+                render_t.append(time.perf_counter() - start)
+        finally:
+            rt.close()
+    return submit_t, render_t
