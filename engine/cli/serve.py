@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import signal
 import socket
 from typing import Annotated, Any
 
@@ -40,6 +41,10 @@ def _scheduler(settings: Any, enabled: bool) -> contextlib.AbstractContextManage
     return stack
 
 
+def _terminate(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8000,
@@ -56,6 +61,9 @@ def serve(
     if not _port_free(host, port):
         fail(f"--port: {host}:{port} is already in use (pick another with --port)")
     settings = get_settings()
+    # uvicorn re-raises SIGTERM after its own shutdown; make that an exception so the
+    # scheduler's processes are stopped on the way out instead of being orphaned.
+    signal.signal(signal.SIGTERM, _terminate)
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(_scheduler(settings, not no_scheduler))
