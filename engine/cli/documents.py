@@ -19,7 +19,7 @@ from engine.cli.common import (
     runtime,
 )
 
-CONTRACT_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+CONTRACT_FILE_SUFFIXES = (".yaml", ".yml", ".json", ".docx")
 
 OutOpt = Annotated[
     Path, typer.Option("--out", "-o", help="where to write the .docx", show_default=False)
@@ -72,7 +72,13 @@ def render(
     path = Path(contract)
     with runtime() as rt:
         if path.suffix.lower() in CONTRACT_FILE_SUFFIXES and path.exists():
+            from engine.errors import InvalidInput
             from engine.services.contracts import read_contract
+
+            if revision is not None:
+                raise InvalidInput(
+                    f"--revision: {contract} is a file; revisions belong to stored contracts"
+                )
 
             parsed = read_contract(rt, path)
             content = docs.render(rt, parsed, template=template)

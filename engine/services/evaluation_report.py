@@ -21,7 +21,7 @@ from engine.documents.report import (
     EvaluationInput,
     FlagHistory,
 )
-from engine.services.documents import contract_row, document_filename
+from engine.services.documents import DocumentFile, contract_row, document_filename
 from engine.services.runtime import Runtime
 from engine.store import models as m
 
@@ -143,3 +143,20 @@ def store_evaluation_report(rt: Runtime, code: str, as_of: dt.date | None = None
         )
         session.add(doc)
         return doc
+
+
+def report_document(rt: Runtime, code: str) -> DocumentFile:
+    """The kept evaluation report (the latest), or one written now when none is kept."""
+    with rt.db.sessions() as session:
+        row = contract_row(session, code)
+        kept = session.scalar(
+            select(m.Document)
+            .where(m.Document.contract_id == row.id, m.Document.kind == "report")
+            .order_by(m.Document.id.desc())
+            .limit(1)
+        )
+        if kept is not None:
+            return DocumentFile(kept.filename, kept.content, kept.revision, stored=True)
+        revision = row.current_revision
+    filename, content = evaluation_report(rt, code)
+    return DocumentFile(filename, content, revision, stored=False)

@@ -16,7 +16,11 @@ from engine.domain.contract import Contract
 from engine.errors import InvalidInput, NotFound
 from engine.services import documents as docs
 from engine.services import lifecycle
-from engine.services.evaluation_report import evaluation_report, store_evaluation_report
+from engine.services.evaluation_report import (
+    evaluation_report,
+    report_document,
+    store_evaluation_report,
+)
 from engine.services.runtime import Runtime
 from engine.services.views import show
 from engine.store import models as m
@@ -158,6 +162,9 @@ def test_evaluation_report_from_the_contracts_history(drt: Runtime, tmp_path: Pa
     assert "5 h 0 min" in flat  # how long legal took on revision 2
     assert "Net days too long; add a quality certificate" in flat
     assert "Terms are fine now" in flat
+    assert not report_document(drt, code).stored  # none kept yet: written on demand
     stored = store_evaluation_report(drt, code, as_of=dt.date(2027, 3, 10))
+    kept = report_document(drt, code)
+    assert kept.stored and kept.content == content
     assert stored.kind == "report"
     assert [d["kind"] for d in docs.list_documents(drt, code)] == ["contract", "contract", "report"]
