@@ -10,13 +10,23 @@ HEAVY = ("prefect", "fastapi", "durable", "docx", "sqlalchemy", "uvicorn", "star
 
 def test_help_does_not_import_heavy_libraries() -> None:
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "from engine.cli.app import app; app(['--help'])"],
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "from engine.cli.app import app; app(['--help'])",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert "Usage: contractflow" in proc.stdout or "Usage:" in proc.stdout
-    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    imported = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if "|" in line
+    }
     assert imported, "importtime printed nothing"
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
 
