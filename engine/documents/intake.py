@@ -49,19 +49,68 @@ class _Reading:
         return ".".join(str(p) for p in loc) or "document"
 
 
-def _rows(table: Any) -> list[list[str]]:
-    out = []
-    for row in table.rows:
-        cells: list[str] = []
-        previous = None
-        for cell in row.cells:
-            # A merged cell appears once per grid column it spans; read it once.
-            if previous is not None and cell._tc is previous:
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_SKIP = {f"{_W}del", f"{_W}moveFrom", f"{_W}tbl", f"{_W}tcPr", f"{_W}rPr", f"{_W}pPr"}
+
+
+def _text(element: Any) -> str:
+    """The text a reader sees: runs at any depth (tracked insertions, content controls,
+    smart tags, field results included); deleted text and nested tables left out."""
+    parts: list[str] = []
+
+    def walk(el: Any) -> None:
+        for child in el:
+            tag = child.tag
+            if tag in _SKIP:
                 continue
-            previous = cell._tc
-            cells.append(cell.text.strip())
-        out.append(cells)
-    return out
+            if tag == f"{_W}t":
+                parts.append(child.text or "")
+            elif tag == f"{_W}tab":
+                parts.append("\t")
+            elif tag in (f"{_W}br", f"{_W}cr"):
+                parts.append("\n")
+            elif tag == f"{_W}p":
+                if parts:
+                    parts.append("\n")
+                walk(child)
+            else:
+                walk(child)
+
+    walk(element)
+    return "".join(parts)
+
+
+def _rows(tbl: Any) -> list[list[str]]:
+    """Cell text row by row; rows and cells inside content controls count too."""
+    rows = []
+    for tr in tbl.iter(f"{_W}tr"):
+        if _owner_table(tr) is not tbl:
+            continue
+        rows.append([_text(tc).strip() for tc in tr.iter(f"{_W}tc") if _owner_row(tc) is tr])
+    return rows
+
+
+def _owner_table(el: Any) -> Any:
+    parent = el.getparent()
+    while parent is not None and parent.tag != f"{_W}tbl":
+        parent = parent.getparent()
+    return parent
+
+
+def _owner_row(el: Any) -> Any:
+    parent = el.getparent()
+    while parent is not None and parent.tag != f"{_W}tr":
+        parent = parent.getparent()
+    return parent
+
+
+def _inside_cell(tbl: Any) -> bool:
+    parent = tbl.getparent()
+    while parent is not None:
+        if parent.tag == f"{_W}tc":
+            return True
+        parent = parent.getparent()
+    return False
 
 
 def _classify(header: Sequence[str]) -> str | None:
@@ -204,10 +253,12 @@ def _validate(reading: _Reading, currencies: Collection[str] | None) -> Contract
 
 
 def read_docx_tables(content: bytes) -> list[list[list[str]]]:
-    """Every top-level table's cell text, row by row (used by intake and by tests)."""
+    """Every table's cell text, row by row, except tables nested in a cell (used by intake and
+    by tests). Tables inside content controls count."""
     from docx import Document
 
-    return [_rows(t) for t in Document(io.BytesIO(content)).tables]
+    body = Document(io.BytesIO(content)).element.body
+    return [_rows(tbl) for tbl in body.iter(f"{_W}tbl") if not _inside_cell(tbl)]
 
 
 def extract_contract(

@@ -157,3 +157,32 @@ def test_blank_rows_left_in_a_table_are_ignored(rendered: bytes) -> None:
         table_with(doc, "Obligor").add_row()
 
     assert extract_contract(edit(rendered, blank), "draft.docx") == example("SC-2026-0042")
+
+
+def test_cells_edited_in_word_read_as_the_reader_sees_them(rendered: bytes) -> None:
+    """Word splits text into runs, tracks changes, wraps values in content controls."""
+    from docx.oxml import parse_xml
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+    def as_word_would(doc: Any) -> None:
+        amount = key_row(doc, "Contract amount").cells[1].paragraphs[0]._p
+        for run in amount.findall(
+            "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}r"
+        ):
+            amount.remove(run)
+        for xml in (
+            f'<w:proofErr {w} w:type="spellStart"/>',
+            f"<w:r {w}><w:t>2,</w:t></w:r>",
+            f'<w:del {w} w:id="1" w:author="a" w:date="2027-01-01T00:00:00Z">'
+            "<w:r><w:delText>4</w:delText></w:r></w:del>",
+            f'<w:ins {w} w:id="2" w:author="a" w:date="2027-01-01T00:00:00Z">'
+            "<w:r><w:t>5</w:t></w:r></w:ins>",
+            f'<w:bookmarkStart {w} w:id="3" w:name="amount"/>',
+            f"<w:sdt {w}><w:sdtPr/><w:sdtContent><w:r><w:t>00,000</w:t></w:r></w:sdtContent></w:sdt>",
+            f'<w:bookmarkEnd {w} w:id="3"/>',
+        ):
+            amount.append(parse_xml(xml))
+
+    contract = extract_contract(edit(rendered, as_word_would), "draft.docx")
+    assert contract.amount == Decimal(2500000)
