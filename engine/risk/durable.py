@@ -75,11 +75,16 @@ class DurableSession:
         return run
 
     def evaluate(self, contracts: Sequence[Contract], env: Env) -> list[list[RawHit]]:
-        return [self._one(c, env) for c in contracts]
+        return self.evaluate_facts([self.plan.facts(c, env, "") for c in contracts])
 
-    def _one(self, contract: Contract, env: Env) -> list[RawHit]:
+    def evaluate_facts(self, batch: Sequence[list[dict[str, Any]]]) -> list[list[RawHit]]:
+        """Each entry: one contract's facts (`Plan.facts`), items first, contract last."""
+        return [self._one(facts) for facts in batch]
+
+    def _one(self, facts: list[dict[str, Any]]) -> list[RawHit]:
         sid = str(next(self._sids))
-        facts = self.plan.facts(contract, env, sid)
+        for fact in facts:
+            fact["sid"] = sid
         self._hits.clear()
         for name in self._names:
             try:
@@ -116,9 +121,8 @@ def worker_main(reader: Connection, writer: Connection) -> None:
             return
         if message is None:
             return
-        contracts, as_of, params = message
         try:
-            hits = session.evaluate(contracts, Env(as_of, params, config))
+            hits = session.evaluate_facts(message)
         except EngineFailure as exc:
             writer.send(("error", str(exc)))
             continue

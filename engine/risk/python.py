@@ -31,7 +31,8 @@ from engine.domain.rules import (
     RuleSet,
     SumOf,
 )
-from engine.risk.flags import Hit, build_flag, checksum_of, effective_params
+from engine.risk.codegen import compile_rule_fn
+from engine.risk.flags import Hit, builder, checksum_of, effective_params
 from engine.risk.values import CONTRACT_GETTERS, ITEM_GETTERS, Env, items
 
 Ctx = tuple[Any, int] | None
@@ -245,6 +246,7 @@ class PythonEvaluator:
         self.rules = rules
         self.config = config
         self._compiled = [compile_rule(r) for r in rules.rules]
+        self._fast = [(compile_rule_fn(r), builder(r)) for r in rules.rules]
         self._checksum = checksum_of(rules, config)
 
     @property
@@ -261,10 +263,15 @@ class PythonEvaluator:
         return [self._one(c, env) for c in contracts]
 
     def flags(self, contract: Contract, env: Env) -> list[Flag]:
+        """The generated functions decide (`codegen`); the closures serve `--explain`."""
+        params, as_of = env.params, env.as_of
         flags = [
-            build_flag(h, contract, env) for cr in self._compiled for h in cr.hits(contract, env)
+            b.build(band, contract, env, ctx)
+            for fn, b in self._fast
+            for band, ctx in fn(contract, env, params, as_of)
         ]
-        flags.sort(key=lambda f: f.sort_key)
+        if len(flags) > 1:
+            flags.sort(key=lambda f: f.sort_key)
         return flags
 
     def _one(self, contract: Contract, env: Env) -> RiskReport:
