@@ -1,5 +1,6 @@
 """Word-compatible output: LibreOffice converts our documents to PDF with the Chinese text
-intact; the first contract page is kept as an image in docs/screenshots/."""
+intact, and a contract re-saved as .docx by LibreOffice still reads back to the same terms;
+the first contract page is kept as an image in docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from engine.documents.compare import compare
 from engine.documents.diffdoc import RevisionInfo, render_diff
+from engine.documents.intake import extract_contract
 from engine.documents.report import EvaluationInput, render_report
 from engine.documents.templates import load_company
 from engine.settings import PROJECT_ROOT
@@ -92,6 +94,29 @@ def test_libreoffice_converts_contract_diff_and_report_to_pdf(tmp_path: Path) ->
     assert "采购合同" in texts["purchase.docx"]
     assert "合同修订对照表" in texts["changes.docx"]
     assert "合同履行评估报告" in texts["evaluation.docx"]
+
+    # Saved again by another word processor, the draft still reads back to the same contract.
+    resaved = subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--headless",
+            "--convert-to",
+            "docx:MS Word 2007 XML",
+            "--outdir",
+            str(tmp_path / "resaved"),
+            "contract.docx",
+            "purchase.docx",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert resaved.returncode == 0, resaved.stderr
+    for name, original in (("contract", contract), ("purchase", example("PO-2026-0107"))):
+        content = (tmp_path / "resaved" / f"{name}.docx").read_bytes()
+        assert extract_contract(content, f"{name}.docx") == original
 
     subprocess.run(
         [
