@@ -5,17 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.domain.views import ContractSummary, ContractView
 from engine.errors import InvalidInput
 from engine.services import access, lifecycle
+from engine.services.documents import DOCX_MEDIA_TYPE
 from engine.services.portfolio import visible_contract_list
 from engine.services.uploads import read_data, read_upload
 from engine.services.views import show
 from engine.web.api.params import ContractCode, Name, ObligationId
 from engine.web.deps import ApiUser, RuntimeDep
+from engine.web.downloads import download
 
 router = APIRouter(tags=["contracts"])
 
@@ -96,6 +98,21 @@ def get_contract(rt: RuntimeDep, user: ApiUser, code: ContractCode) -> ContractV
     with rt.db.sessions() as session:
         access.require_visible(session, user, code, rt.today())
     return show(rt, code)
+
+
+@router.get(
+    "/contracts/{code}/document",
+    response_class=Response,
+    responses={200: {"content": {DOCX_MEDIA_TYPE: {}}, "description": "the .docx"}},
+)
+def get_document(
+    rt: RuntimeDep,
+    user: ApiUser,
+    code: ContractCode,
+    revision: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> Response:
+    """The contract document (.docx) of a revision (default: the current one)."""
+    return download(rt, user, code, revision)
 
 
 @router.put("/contracts/{code}", response_model=ContractView)

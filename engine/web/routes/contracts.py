@@ -14,6 +14,7 @@ from engine.services import access, lifecycle
 from engine.services.contract_page import contract_page
 from engine.services.portfolio import task_contract_code, visible_contract_list
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
+from engine.web.downloads import download
 from engine.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -81,6 +82,16 @@ def fulfil_page(
     return RedirectResponse(contract_url(code), status_code=303)
 
 
+@router.get("/contracts/{code:path}/document")
+def document_download(
+    rt: RuntimeDep,
+    user: PageUser,
+    code: str,
+    revision: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> Response:
+    return download(rt, user, code, revision)
+
+
 @router.get("/contracts/{code:path}")
 def contract_detail(request: Request, rt: RuntimeDep, user: PageUser, code: str) -> Response:
     page = contract_page(rt, user, code)
@@ -106,7 +117,13 @@ def contract_detail(request: Request, rt: RuntimeDep, user: PageUser, code: str)
             "days_to": page.days_to,
             "installments": page.installments,
             "base_currency": page.base_currency,
-            "documents": [],
+            "documents": [
+                {
+                    "url": f"{contract_url(page.contract.id)}/document?revision={r.number}",
+                    "label": f"Revision {r.number} (.docx)",
+                }
+                for r in page.contract.revisions
+            ],
         },
     )
 

@@ -195,3 +195,43 @@ def test_the_dashboard_counts_stages_flags_and_obligations(
     sign_in(client, "maria")
     html = client.get("/dashboard").text
     assert html.count("<svg") == 4 or "no flags" in html
+
+
+def test_the_contract_document_downloads_as_docx_for_those_who_may_see_it(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    upload(client, bearer(web_rt, "alice"))
+    response = client.get("/api/contracts/SC-2026-0042/document", headers=bearer(web_rt, "lena"))
+    assert response.status_code == 200
+    assert response.content.startswith(b"PK")
+    assert "attachment" in response.headers["content-disposition"]
+    hidden = client.get("/api/contracts/SC-2026-0042/document", headers=bearer(web_rt, "sam"))
+    assert hidden.status_code == 404
+
+
+def test_rules_check_over_http_matches_the_command_line_shape(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    import json
+
+    import yaml
+
+    raw = yaml.safe_load((EXAMPLES / "SC-2026-0051.yaml").read_text())
+    data = json.loads(json.dumps(raw, default=str))
+    body = {"contract": data, "as_of": "2026-11-01"}
+    result = client.post(
+        "/api/rules/check?fail_on=high", json=body, headers=bearer(web_rt, "lena")
+    ).json()
+    assert set(result) == {"contract", "as_of", "max_severity", "flags", "tripped"}
+    assert result["contract"] == "SC-2026-0051" and result["as_of"] == "2026-11-01"
+    assert result["tripped"] == (result["max_severity"] in ("high", "critical"))
+    assert all(
+        {"rule", "category", "severity", "message", "evidence"} <= set(f) for f in result["flags"]
+    )
+    assert client.get("/api/contracts", headers=bearer(web_rt, "lena")).json() == []
+    bad = client.post(
+        "/api/rules/check",
+        json={"contract": data, "params": {"net_days_medium": "many"}},
+        headers=bearer(web_rt, "lena"),
+    )
+    assert bad.status_code == 400
