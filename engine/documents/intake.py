@@ -114,7 +114,7 @@ def _inside_cell(tbl: Any) -> bool:
 
 
 def _classify(header: Sequence[str]) -> str | None:
-    if len(header) == 2 and T.KEY_TERM_HEADER[0].matches(header[0]):
+    if len(header) >= 2 and T.KEY_TERM_HEADER[0].matches(header[0]):
         return "key_terms"
     best: tuple[int, str | None] = (0, None)
     for kind, columns in T.TABLE_SIGNATURES.items():
@@ -142,10 +142,19 @@ def _read_key_terms(reading: _Reading, rows: list[list[str]]) -> None:
     name = T.TABLE_NAMES["key_terms"]
     seen: dict[str, int] = {}
     found: dict[str, str] = {}
+    header = rows[0]
+    column = next((i for i, h in enumerate(header) if T.KEY_TERM_HEADER[1].matches(h)), 1)
+    for index, cell in enumerate(header[1:], start=2):
+        if cell and index - 1 != column:
+            reading.problem(
+                f"{name} table, column {index}",
+                f"unknown column {cell!r} (known: {T.KEY_TERM_HEADER[0].text}; "
+                f"{T.KEY_TERM_HEADER[1].text})",
+            )
     for number, row in enumerate(rows[1:], start=1):
         if not any(row):
             continue
-        label_cell, value = row[0], (row[1] if len(row) > 1 else "")
+        label_cell, value = row[0], (row[column] if len(row) > column else "")
         term = next((t for t in T.KEY_TERMS if t.label.matches(label_cell)), None)
         if term is None:
             known = "; ".join(t.label.en for t in T.KEY_TERMS)

@@ -186,3 +186,15 @@ def test_cells_edited_in_word_read_as_the_reader_sees_them(rendered: bytes) -> N
 
     contract = extract_contract(edit(rendered, as_word_would), "draft.docx")
     assert contract.amount == Decimal(2500000)
+
+
+def test_a_column_added_to_the_key_terms_is_named_not_ignored(rendered: bytes) -> None:
+    def add_column(doc: Any) -> None:
+        table = table_with(doc, "Key term")
+        table.add_column(table.columns[0].width)
+        set_cell(table.rows[0].cells[2], "Notes")
+
+    assert problems(edit(rendered, add_column)) == [
+        "draft.docx: Key terms table, column 3: unknown column 'Notes' "
+        "(known: Key term / 合同要素; Value / 内容)"
+    ]
