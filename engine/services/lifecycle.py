@@ -308,10 +308,24 @@ def _checksum(terms: Mapping[str, Any]) -> str:
 
 
 def _next_code(session: Session, contract: Contract, year: int) -> str:
+    """SC-YYYY-NNNN (sales) or PO-YYYY-NNNN (purchases): one more than the highest so far.
+
+    Ordering by length first keeps SC-2027-10000 above SC-2027-9999.
+    """
     prefix = f"{'PO' if contract.direction.value == 'buy' else 'SC'}-{year}-"
-    codes = session.scalars(select(m.Contract.code).where(m.Contract.code.like(f"{prefix}%")))
-    numbers = [int(c[len(prefix) :]) for c in codes if c[len(prefix) :].isdigit()]
-    return f"{prefix}{max(numbers, default=0) + 1:04d}"
+    query = (
+        select(m.Contract.code)
+        .where(m.Contract.code.like(f"{prefix}%"))
+        .order_by(func.length(m.Contract.code).desc(), m.Contract.code.desc())
+    )
+    # Hand-written ids with the same prefix (SC-2027-PILOT) sort among the numbers: look
+    # a little further, and only scan everything if the top is all such ids.
+    for limit in (20, None):
+        tails = [c[len(prefix) :] for c in session.scalars(query.limit(limit))]
+        numbers = [int(t) for t in tails if t.isdigit()]
+        if numbers or limit is None or len(tails) < 20:
+            return f"{prefix}{max(numbers, default=0) + 1:04d}"
+    raise AssertionError("unreachable")
 
 
 def _sync_items(session: Session, row: m.Contract, contract: Contract) -> None:
