@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from engine.definitions.rules import load_rule_texts, read_rule_dir
-from engine.domain.contract import parse_contract
+from engine.domain.contract import Contract, parse_contract
 from engine.domain.risk import Flag, RiskReport, Severity
 from engine.domain.rules import COLLECTIONS, CONTRACT_FIELDS, Example, Rule, RuleSet
 from engine.errors import InvalidInput
@@ -130,7 +130,17 @@ def check_file(
     """Evaluate one contract file with the rules in force; stores nothing."""
     from engine.services.contracts import read_contract
 
-    contract = read_contract(rt, path)
+    return check_contract(rt, read_contract(rt, path), as_of, params, explain)
+
+
+def check_contract(
+    rt: Runtime,
+    contract: Contract,
+    as_of: dt.date | None = None,
+    params: Mapping[str, Decimal] | None = None,
+    explain: bool = False,
+) -> dict[str, Any]:
+    """`rules check` for a contract already read (the web app's draft check)."""
     day = as_of or rt.today()
     report = rt.evaluator.evaluate([contract], day, params)[0]
     out = report_json(report)

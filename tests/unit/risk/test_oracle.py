@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.domain.contract import Contract
+from engine.risk.flags import effective_params
 from engine.risk.pool import DurableEvaluator
 from engine.risk.python import PythonEvaluator
+from engine.risk.values import Env
 
 AS_OF = dt.date(2027, 1, 4)
 EXAMPLES = 400
@@ -129,3 +131,13 @@ def test_durable_and_python_backends_give_identical_flags(
     expected = python_backend.evaluate(batch, AS_OF, params)
     actual = durable_backend.evaluate(batch, AS_OF, params)
     assert [r.flags for r in actual] == [r.flags for r in expected]
+    # The closures behind `--explain` decide the same as the generated functions.
+    env = Env(AS_OF, effective_params(python_backend.config, params), python_backend.config)
+    for contract, report in zip(batch, expected, strict=True):
+        closures = sorted(
+            (h.rule.id, h.band, h.item[1] if h.item else -1)
+            for compiled in python_backend._compiled
+            for h in compiled.hits(contract, env)
+        )
+        assert len(closures) == len(report.flags)
+        assert {r for r, _, _ in closures} == {f.rule for f in report.flags}
