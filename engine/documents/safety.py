@@ -63,8 +63,8 @@ def check_docx(content: bytes, name: str, limits: Limits | None = None) -> None:
         )
     if content.startswith(OLE_MAGIC):
         raise InvalidInput(
-            f"{name}: not a .docx file: this is an old binary Word (.doc) or other Office file; "
-            "save it as .docx (Word 2007 or later)"
+            f"{name}: not a .docx file: this is an old binary Word (.doc) file or a "
+            "password-protected document; save it as a plain .docx without a password"
         )
     if not content.startswith(b"PK"):
         raise InvalidInput(f"{name}: not a .docx file (a .docx is a zip archive; this is not)")

@@ -57,7 +57,8 @@ def test_plain_text_is_not_a_docx() -> None:
 
 def test_an_old_binary_word_file_is_named_as_such() -> None:
     line = refused(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "draft.doc")
-    assert "old binary Word (.doc)" in line and "save it as .docx" in line
+    assert "old binary Word (.doc) file or a password-protected document" in line
+    assert "save it as a plain .docx" in line
 
 
 def test_a_truncated_archive_is_corrupt(good: bytes) -> None:
