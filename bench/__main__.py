@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "web": "bench.bench_web",
     "documents": "bench.bench_documents",
     "risk": "bench.bench_risk",
+    "alerts": "bench.bench_alerts",
 }
 
 

@@ -18,7 +18,7 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from types import TracebackType
 
 
@@ -127,7 +127,7 @@ class SmtpSender:
         self.connections_opened += 1
         return conn
 
-    def send(self, msg: EmailMessage, from_addr: str, to_addrs: Sequence[str]) -> dict[str, str]:
+    def send(self, msg: Message, from_addr: str, to_addrs: Sequence[str]) -> dict[str, str]:
         """Deliver `msg`; returns recipients the server refused while accepting others.
 
         Raises one of the `DeliveryError` classes when nothing was delivered.
