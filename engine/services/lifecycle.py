@@ -308,24 +308,30 @@ def _checksum(terms: Mapping[str, Any]) -> str:
 
 
 def _next_code(session: Session, contract: Contract, year: int) -> str:
-    """SC-YYYY-NNNN (sales) or PO-YYYY-NNNN (purchases): one more than the highest so far.
+    """SC-YYYY-NNNN (sales) or PO-YYYY-NNNN (purchases): the next free number.
 
-    Ordering by length first keeps SC-2027-10000 above SC-2027-9999.
+    A counter row per prefix, locked for the transaction, makes this O(1) however many
+    contracts exist; numbers taken by hand-written ids are skipped.
     """
     prefix = f"{'PO' if contract.direction.value == 'buy' else 'SC'}-{year}-"
-    query = (
-        select(m.Contract.code)
-        .where(m.Contract.code.like(f"{prefix}%"))
-        .order_by(func.length(m.Contract.code).desc(), m.Contract.code.desc())
-    )
-    # Hand-written ids with the same prefix (SC-2027-PILOT) sort among the numbers: look
-    # a little further, and only scan everything if the top is all such ids.
-    for limit in (20, None):
-        tails = [c[len(prefix) :] for c in session.scalars(query.limit(limit))]
-        numbers = [int(t) for t in tails if t.isdigit()]
-        if numbers or limit is None or len(tails) < 20:
-            return f"{prefix}{max(numbers, default=0) + 1:04d}"
-    raise AssertionError("unreachable")
+    counter = session.get(m.ContractCounter, prefix, with_for_update=True)
+    if counter is None:
+        counter = m.ContractCounter(prefix=prefix, last=_highest_number(session, prefix))
+        session.add(counter)
+    while True:
+        counter.last += 1
+        code = f"{prefix}{counter.last:04d}"
+        if session.scalar(select(m.Contract.id).where(m.Contract.code == code)) is None:
+            return code
+
+
+def _highest_number(session: Session, prefix: str) -> int:
+    """Where a new counter starts: the highest number already used (one scan, once)."""
+    tails = [
+        c[len(prefix) :]
+        for c in session.scalars(select(m.Contract.code).where(m.Contract.code.like(f"{prefix}%")))
+    ]
+    return max((int(t) for t in tails if t.isdigit()), default=0)
 
 
 def _sync_items(session: Session, row: m.Contract, contract: Contract) -> None:

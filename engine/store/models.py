@@ -229,6 +229,16 @@ class Contract(Base):
     )
 
 
+class ContractCounter(Base):
+    """The last number handed out per id prefix (`SC-2027-`), so assigning a contract id
+    is one locked row update instead of a scan of every code of the year."""
+
+    __tablename__ = "contract_counters"
+
+    prefix: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ContractRevision(Base):
     """Every submitted revision, kept: the terms as submitted, who and when."""
 

@@ -156,6 +156,12 @@ def upgrade() -> None:
         batch_op.create_index("ix_user_roles_role", ["role"], unique=False)
 
     op.create_table(
+        "contract_counters",
+        sa.Column("prefix", sa.String(length=32), nullable=False),
+        sa.Column("last", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("prefix", name=op.f("pk_contract_counters")),
+    )
+    op.create_table(
         "contract_revisions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("contract_id", sa.Integer(), nullable=False),
@@ -575,6 +581,7 @@ def downgrade() -> None:
 
     op.drop_table("documents")
     op.drop_table("contract_revisions")
+    op.drop_table("contract_counters")
     with op.batch_alter_table("user_roles", schema=None) as batch_op:
         batch_op.drop_index("ix_user_roles_role")
 
