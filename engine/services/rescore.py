@@ -110,4 +110,6 @@ def rescore(
         "unchanged": scored - changed,
         "ruleset_checksum": rt.evaluator.checksum,
         "seconds": round(time.perf_counter() - started, 3),
+        # A durable_rules worker that died was restarted and its contracts retried once.
+        "engine_restarts": int(getattr(rt.evaluator, "restarts", 0)),
     }
