@@ -377,3 +377,29 @@ def test_the_sender_logs_in_when_a_user_is_configured(make_rt: Any, people: dict
         assert "login as 'mailer' refused: 535" in row["last_error"]
     finally:
         controller.stop()
+
+
+def test_planned_levels_match_the_bands_day_by_day(make_rt: Any, people: dict[str, int]) -> None:
+    """The SQL bands and `Bands.level_of` (the documented table) agree on every offset."""
+    from engine.services.alert_planning import Bands
+
+    rt = make_rt(free_port())
+    offsets = range(-70, 12)
+    with rt.db.transaction() as session:
+        add_contract(
+            session,
+            "SC-BANDS",
+            session.get(m.User, people["alice"]),
+            [{"oid": f"D{o + 100}", "due": day(o)} for o in offsets],
+        )
+    plan_alerts(rt, AS_OF)
+    with rt.db.sessions() as session:
+        planned = {
+            row.key.split(":")[2]: row.level for row in session.scalars(select(m.OutboxMessage))
+        }
+    bands = Bands.for_date(AS_OF, rt.risk_config)
+    expected = {
+        f"D{o + 100}": level for o in offsets if (level := bands.level_of(day(o))) is not None
+    }
+    assert planned == expected
+    assert set(expected.values()) == {"due_soon", "overdue", "overdue_high", "overdue_critical"}

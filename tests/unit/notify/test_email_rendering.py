@@ -1,0 +1,136 @@
+"""Rendering alert emails from the shipped templates (no database, no server)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+
+from engine.notify.ics import due_date_event
+from engine.notify.message import build_message
+from engine.notify.render import format_money, render_email
+from engine.settings import PROJECT_ROOT
+
+TEMPLATES = PROJECT_ROOT / "templates" / "email"
+PAYLOAD = {
+    "contract": "SC-2027-0042",
+    "title": "供应 40 台离心泵 & <b>pumps</b>",
+    "counterparty": "Huadong Machinery Co., Ltd.",
+    "obligation": "OB-2",
+    "obligation_kind": "payment",
+    "party": "counterparty",
+    "description": "Balance on delivery",
+    "amount": "1680000.00",
+    "currency": "CNY",
+    "due": "2027-02-28",
+    "as_of": "2027-03-05",
+}
+
+
+def render(level: str = "overdue", base_url: str | None = "https://cf.example.com") -> object:
+    return render_email(
+        TEMPLATES,
+        kind="obligation_alert",
+        level=level,
+        subject="Overdue: contract SC-2027-0042, obligation OB-2 due 2027-02-28",
+        payload=PAYLOAD,
+        base_url=base_url,
+        uid="<obligation.1.OB-2.overdue@example.com>",
+        mail_from="cf@example.com",
+    )
+
+
+def test_the_text_body_names_everything_a_reader_needs() -> None:
+    text = render().text  # type: ignore[attr-defined]
+    for expected in (
+        "Overdue: obligation OB-2 of contract SC-2027-0042",
+        "供应 40 台离心泵 & <b>pumps</b>",
+        "Huadong Machinery Co., Ltd.",
+        "1,680,000.00 CNY",
+        "Due date:      2027-02-28",
+        "Days overdue:  5 (as of 2027-03-05)",
+        "https://cf.example.com/contracts/SC-2027-0042",
+    ):
+        assert expected in text
+
+
+def test_html_is_escaped_and_links_only_with_a_base_url() -> None:
+    html = render().html  # type: ignore[attr-defined]
+    assert "&amp; &lt;b&gt;pumps&lt;/b&gt;" in html and "<b>pumps</b>" not in html
+    assert 'href="https://cf.example.com/contracts/SC-2027-0042"' in html
+    assert "href" not in render(base_url=None).html  # type: ignore[attr-defined]
+
+
+def test_due_soon_says_how_many_days_are_left() -> None:
+    payload_as_of = {**PAYLOAD, "as_of": "2027-02-25"}
+    rendered = render_email(
+        TEMPLATES,
+        kind="obligation_alert",
+        level="due_soon",
+        subject="s",
+        payload=payload_as_of,
+        base_url=None,
+        uid="<x@y>",
+        mail_from="cf@example.com",
+    )
+    assert "Days left:     3 (as of 2027-02-25)" in rendered.text
+
+
+def test_the_calendar_file_is_an_all_day_event_with_a_stable_uid() -> None:
+    ics = due_date_event(
+        uid="<obligation.1.OB-2.overdue@example.com>",
+        due=dt.date(2027, 2, 28),
+        summary="SC-1 OB-2; payment, balance",
+        description="x" * 200,
+        organizer="cf@example.com",
+    ).decode()
+    assert ics.startswith("BEGIN:VCALENDAR\r\n") and ics.endswith("END:VCALENDAR\r\n")
+    assert "UID:obligation.1.OB-2.overdue@example.com\r\n" in ics
+    assert "DTSTART;VALUE=DATE:20270228\r\nDTEND;VALUE=DATE:20270301\r\n" in ics
+    assert "SUMMARY:SC-1 OB-2\\; payment\\, balance\r\n" in ics
+    assert all(len(line.encode()) <= 75 for line in ics.split("\r\n"))  # folded
+
+
+def test_the_message_carries_its_stable_id_both_bodies_and_the_attachment() -> None:
+    msg = build_message(
+        render(),  # type: ignore[arg-type]
+        mail_from="cf@example.com",
+        recipients=["a@example.com", "b@example.com"],
+        message_id="<obligation.1.OB-2.overdue@example.com>",
+        date=dt.datetime(2027, 3, 5, 7, tzinfo=dt.UTC),
+        key="obligation:1:OB-2:overdue",
+    )
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert parsed["Message-ID"] == "<obligation.1.OB-2.overdue@example.com>"
+    assert parsed["To"] == "a@example.com, b@example.com"
+    types = [p.get_content_type() for p in parsed.walk()]
+    assert types == [
+        "multipart/mixed",
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        "text/calendar",
+    ]
+    assert "供应 40 台离心泵" in parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_non_ascii_subjects_are_encoded() -> None:
+    rendered = render()
+    object.__setattr__(rendered, "subject", "Overdue: 供应合同 SC-1")
+    msg = build_message(
+        rendered,  # type: ignore[arg-type]
+        mail_from="cf@example.com",
+        recipients=["a@example.com"],
+        message_id="<x@y>",
+        date=dt.datetime(2027, 3, 5, tzinfo=dt.UTC),
+        key="k",
+    )
+    assert msg["Subject"].startswith("=?utf-8?")
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert parsed["Subject"] == "Overdue: 供应合同 SC-1"
+
+
+def test_money_is_grouped_with_two_decimals() -> None:
+    assert format_money("1234567.5") == "1,234,567.50"
+    assert format_money(None) == ""
+    assert format_money("n/a") == "n/a"
