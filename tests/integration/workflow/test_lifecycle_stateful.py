@@ -119,6 +119,14 @@ class Lifecycle(RuleBasedStateMachine):
         actor = holders[pick % len(holders)]
         self._try(code, lifecycle.act, self.rt, task.id, "approve", actor)
 
+    @rule(code=contracts)
+    def push_through(self, code: str) -> None:
+        """Approve every open task as a fitting reviewer: gets contracts to the late stages."""
+        for task in [t for t in show(self.rt, code).tasks if t.status == "open"]:
+            for actor in [p for p, roles in PEOPLE.items() if task.role in roles]:
+                if self._try(code, lifecycle.act, self.rt, task.id, "approve", actor):
+                    break
+
     @rule(code=contracts, amount=st.sampled_from([300_000, 3_000_000]))
     def revise(self, code: str, amount: int) -> None:
         view = show(self.rt, code)
