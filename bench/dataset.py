@@ -9,7 +9,8 @@ Every row those services wrote (contracts, revisions, guarantees, obligations, r
 evaluations and flags, tasks, approvals, audit events) is then copied set-based
 (`INSERT ... SELECT` over `generate_series` on PostgreSQL, a recursive CTE on SQLite)
 until the database holds N contracts. Copies get fresh ids, their own codes
-(`SC-2017-0000021` ...: spread over ten years, a tenth of them this year), the code
+(`SC-2017-0021` ...: the format submit assigns, spread over ten years, a tenth of
+them this year), the code
 inside their stored terms, and timestamps shifted back by up to a year.
 
 So 1,000,000 contracts hold about 1,000,000 revisions, 100,000 open tasks, ~5 million
@@ -57,7 +58,7 @@ CACHE_DIR = Path(
 PASSWORD = "bench-pass-2026"
 SEEDS = 20
 #: Bump when the generator changes what it writes (part of the cache key).
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 #: role -> benchmark users holding it (one per concurrent worker and then some).
 USERS: dict[str, list[str]] = {
@@ -275,14 +276,16 @@ def _select_list(table: str, dialect: str, spans: dict[str, int]) -> tuple[str, 
 
 
 def _code_expr(dialect: str, span: int, alias: str = "t") -> str:
-    """SC-<year>-<7 digits of the new id>: years 2017..2026 in turn, like real numbering."""
+    """SC-<year>-<the new id, at least 4 digits>: the format `submit` assigns (SC-2026-0042,
+    SC-2026-123456), years 2017..2026 in turn. Numbers are unique across years, so each
+    year's numbers have gaps; the highest of the current year is what `submit` continues."""
     new_id = f"({alias}.id + g.i * {span})"
     if dialect == "postgresql":
         return (
             f"left({alias}.code, 3) || (2017 + g.i % 10)::text || '-' || "
-            f"lpad({new_id}::text, 7, '0')"
+            f"lpad({new_id}::text, greatest(4, length({new_id}::text)), '0')"
         )
-    return f"substr({alias}.code, 1, 3) || (2017 + g.i % 10) || '-' || printf('%07d', {new_id})"
+    return f"substr({alias}.code, 1, 3) || (2017 + g.i % 10) || '-' || printf('%04d', {new_id})"
 
 
 def clone(engine: Engine, copies: int, chunk: int = 2_000) -> None:
@@ -326,6 +329,15 @@ def clone(engine: Engine, copies: int, chunk: int = 2_000) -> None:
         rate = done * SEEDS / max(time.perf_counter() - started, 1e-9)
         log(f"  {(done + 1) * SEEDS:>9,} contracts ({rate:,.0f} contracts/s)")
     with engine.begin() as conn:
+        # Id counters as `submit` would have left them: the highest number per prefix.
+        conn.execute(text("DELETE FROM contract_counters"))
+        conn.execute(
+            text(
+                "INSERT INTO contract_counters (prefix, last) "
+                "SELECT substr(code, 1, 8), max(CAST(substr(code, 9) AS INTEGER)) "
+                "FROM contracts GROUP BY substr(code, 1, 8)"
+            )
+        )
         if dialect == "postgresql":
             for table in CLONED:
                 conn.execute(
