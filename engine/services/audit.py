@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.domain.views import AuditReport
@@ -127,14 +127,25 @@ def append(
         ),
     )
     session.add(event)
+    # Record the chain's head on the contract (its row is already locked by the caller).
+    session.execute(
+        update(m.Contract)
+        .where(m.Contract.id == contract_id)
+        .values(audit_seq=seq, audit_head=event.hash)
+        .execution_options(synchronize_session=False)
+    )
     return event
 
 
-def chain_problems(code: str, events: Iterable[m.AuditEvent]) -> list[str]:
-    """Every break in one contract's chain, events given in storage (id) order."""
+def chain_problems(
+    code: str, events: Iterable[m.AuditEvent], head: tuple[int, str] | None = None
+) -> list[str]:
+    """Every break in one contract's chain, events given in storage (id) order; `head` is
+    the (seq, hash) the contract recorded for its last event."""
     problems: list[str] = []
     prev = GENESIS
     expected_seq = 1
+    last_seq = 0
     for event in events:
         where = f"{code}: event {event.seq} (id {event.id})"
         if event.seq != expected_seq:
@@ -162,6 +173,15 @@ def chain_problems(code: str, events: Iterable[m.AuditEvent]) -> list[str]:
             problems.append(f"{where}: content does not match its hash (changed)")
         prev = event.hash
         expected_seq = event.seq + 1
+        last_seq = event.seq
+    if head is not None and head[0] and (last_seq, prev) != head:
+        if last_seq < head[0]:
+            problems.append(
+                f"{code}: the trail ends at event {last_seq} but the contract recorded "
+                f"{head[0]} - events were removed"
+            )
+        else:
+            problems.append(f"{code}: the last event does not match the head the contract recorded")
     return problems
 
 
@@ -169,7 +189,9 @@ def verify(rt: Runtime, code: str | None = None) -> AuditReport:
     """Check one contract's chain, or every contract's. Reads in id order, not seq order,
     so a reordering shows up even when the seq numbers were swapped too."""
     with rt.db.sessions() as session:
-        query = select(m.Contract.id, m.Contract.code).order_by(m.Contract.id)
+        query = select(
+            m.Contract.id, m.Contract.code, m.Contract.audit_seq, m.Contract.audit_head
+        ).order_by(m.Contract.id)
         if code is not None:
             query = query.where(m.Contract.code == code)
         contracts = session.execute(query).all()
@@ -177,7 +199,7 @@ def verify(rt: Runtime, code: str | None = None) -> AuditReport:
             raise NotFound(f"contract {code!r} does not exist")
         problems: list[str] = []
         total = 0
-        for cid, ccode in contracts:
+        for cid, ccode, head_seq, head_hash in contracts:
             events = list(
                 session.scalars(
                     select(m.AuditEvent)
@@ -186,7 +208,7 @@ def verify(rt: Runtime, code: str | None = None) -> AuditReport:
                 )
             )
             total += len(events)
-            problems.extend(chain_problems(ccode, events))
+            problems.extend(chain_problems(ccode, events, (head_seq, head_hash)))
         return AuditReport(
             verified=not problems, contracts=len(contracts), events=total, problems=problems
         )

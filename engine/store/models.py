@@ -214,6 +214,9 @@ class Contract(Base):
     max_severity: Mapped[str] = mapped_column(String(10), default="none")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The head of the contract's audit chain, so `audit verify` notices removed last events.
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    audit_head: Mapped[str] = mapped_column(String(64), default="", server_default=text("''"))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

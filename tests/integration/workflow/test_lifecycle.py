@@ -298,6 +298,16 @@ def test_audit_verify_detects_a_removed_event(wrt: Runtime, tmp_path: Path) -> N
     assert any("removed" in p for p in report.problems)
 
 
+def test_audit_verify_detects_removed_last_events(wrt: Runtime, tmp_path: Path) -> None:
+    code = _three_events(wrt, tmp_path)
+    tamper(wrt, "DELETE FROM audit_events WHERE seq = 3")
+    report = audit.verify(wrt, code)
+    assert not report.verified
+    assert report.problems == [
+        f"{code}: the trail ends at event 2 but the contract recorded 3 - events were removed"
+    ]
+
+
 def test_audit_verify_detects_reordered_events(wrt: Runtime, tmp_path: Path) -> None:
     code = _three_events(wrt, tmp_path)
     tamper(wrt, "UPDATE audit_events SET seq = seq + 10 WHERE seq IN (2, 3)")

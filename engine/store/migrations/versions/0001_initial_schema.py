@@ -88,6 +88,8 @@ def upgrade() -> None:
         sa.Column("max_severity", sa.String(length=10), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("audit_seq", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("audit_head", sa.String(length=64), server_default=sa.text("''"), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.CheckConstraint("direction IN ('sell', 'buy')", name=op.f("ck_contracts_direction")),
         sa.CheckConstraint(
