@@ -37,13 +37,13 @@ class RuleExplanation:
     why_not: list[str] = field(default_factory=list)
 
 
-def _operand_text(op: Operand) -> str:
+def _operand_text(op: Operand, scope: str | None = None) -> str:
     if op.kind == "param":
         text = op.name
     elif op.kind == "as_of":
         text = "as_of"
     elif op.kind == "field":
-        text = f"contract.{op.name}" if op.contract_scope else op.name
+        text = f"contract.{op.name}" if op.contract_scope and scope else op.name
     else:
         value = op.value
         text = (
@@ -70,7 +70,7 @@ def _leaf(cond: Compare | SumOf, c: Contract, e: Env, it: Ctx, scope: str | None
         want = "present" if cond.operand.value else "absent"
         return f"{name} ({fmt(value)}) is not {want}"
     rhs = operand_value(cond.operand, scope)(c, e, it)
-    rhs_text = _operand_text(cond.operand)
+    rhs_text = _operand_text(cond.operand, scope)
     shown = "" if cond.operand.kind == "value" else f" ({fmt(rhs)})"
     return f"not {name} ({fmt(value)}) {_SYMBOL[cond.op]} {rhs_text}{shown}"
 
@@ -96,7 +96,7 @@ def why_not(cond: Cond, c: Contract, e: Env, it: Ctx, scope: str | None) -> list
             for i, x in enumerate(items(c, cond.collection))
             if where is None or where(c, e, (x, i))
         ]
-        return [f"{cond.collection} {', '.join(matching)} match(es)"]
+        return [f"{cond.collection} that match: {', '.join(matching)}"]
     return [f"no item of {cond.collection} matches"]
 
 
