@@ -44,7 +44,6 @@ from engine.services.views import (
     contract_view,
     current_contract,
     get_contract_row,
-    show,
     term_changes,
 )
 from engine.services.workflows import latest_definition, spec_for
@@ -629,10 +628,11 @@ def act(
     delegated to them today (or for `on_behalf_of`, when given). Refusals: `Conflict`
     (task not open, already approved, lost a race), `Forbidden` (role, assignment,
     self-approval), `InvalidInput` (unknown action, missing comment). Returns the
-    contract as `show` prints it.
+    contract as `show` prints it (read in the same transaction).
     """
-    outcome = decide(rt, task_id, action, username, comment, on_behalf_of)
-    return show(rt, outcome.contract)
+    with _unit_of_work(rt) as session:
+        row, _ = _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)
+        return contract_view(session, rt, row)
 
 
 def decide(
@@ -645,59 +645,72 @@ def decide(
 ) -> ActOutcome:
     """`act` without building the full contract view afterwards (for batch callers and
     the benchmark): same checks, same transaction, a small result."""
+    with _unit_of_work(rt) as session:
+        return _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)[1]
+
+
+def _decide_in(
+    session: Session,
+    rt: Runtime,
+    task_id: int,
+    action: str,
+    username: str,
+    comment: str | None,
+    on_behalf_of: str | None,
+) -> tuple[m.Contract, ActOutcome]:
     now = rt.clock()
     comment = comment.strip() if comment else None
-    with _unit_of_work(rt) as session:
-        task = session.get(m.Task, task_id)
-        if task is None:
-            raise NotFound(f"task {task_id} does not exist")
-        if task.status != "open":
-            raise Conflict(f"task {task_id} is {task.status.replace('_', ' ')}, not open")
-        user = get_user(session, username)
-        row = session.get(m.Contract, task.contract_id)
-        assert row is not None
-        if task.stage != row.stage or task.revision != row.current_revision:
-            raise Conflict(f"task {task_id} belongs to an earlier step of {row.code}")
-        _lock(row, now)
-        session.flush()
-        submitter = session.scalar(select(m.User.username).where(m.User.id == row.submitted_by_id))
-        state, tasks = _state(session, row, submitter or "")
-        principal = _principal(session, rt, user, task, state, action, on_behalf_of)
-        spec = spec_for(session, row.workflow_id)
-        actor = Actor(
-            username=user.username,
-            roles=frozenset(principal.role_names),
-            as_user=principal.username,
-        )
-        env = _env(rt, session, _Lazy(lambda: _when_from_flags(session, row)), now)
-        tr = transition(spec, state, Decide(task.id, action, actor, comment), env)
-        from_stage = row.stage
-        delegator = principal if principal.id != user.id else None
-        _apply(session, row, tr, tasks, now, actor=user, comment=comment, on_behalf_of=delegator)
-        audit.append(
-            session,
-            row.id,
-            action,
-            at=now,
-            actor_id=user.id,
-            on_behalf_of_id=delegator.id if delegator else None,
-            task_id=task.id,
-            from_stage=from_stage,
-            to_stage=row.stage,
-            revision=row.current_revision,
-            comment=comment,
-            details={"role": task.role, "moves": _moves(tr)},
-        )
-        session.flush()
-        return ActOutcome(
-            contract=row.code,
-            task=task.id,
-            action=action,
-            task_status=task.status,
-            from_stage=from_stage,
-            stage=row.stage,
-            status=row.status,
-        )
+    task = session.get(m.Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist")
+    if task.status != "open":
+        raise Conflict(f"task {task_id} is {task.status.replace('_', ' ')}, not open")
+    user = get_user(session, username)
+    row = session.get(m.Contract, task.contract_id)
+    assert row is not None
+    if task.stage != row.stage or task.revision != row.current_revision:
+        raise Conflict(f"task {task_id} belongs to an earlier step of {row.code}")
+    _lock(row, now)
+    session.flush()
+    submitter = session.scalar(select(m.User.username).where(m.User.id == row.submitted_by_id))
+    state, tasks = _state(session, row, submitter or "")
+    principal = _principal(session, rt, user, task, state, action, on_behalf_of)
+    spec = spec_for(session, row.workflow_id)
+    actor = Actor(
+        username=user.username,
+        roles=frozenset(principal.role_names),
+        as_user=principal.username,
+    )
+    env = _env(rt, session, _Lazy(lambda: _when_from_flags(session, row)), now)
+    tr = transition(spec, state, Decide(task.id, action, actor, comment), env)
+    from_stage = row.stage
+    delegator = principal if principal.id != user.id else None
+    _apply(session, row, tr, tasks, now, actor=user, comment=comment, on_behalf_of=delegator)
+    audit.append(
+        session,
+        row.id,
+        action,
+        at=now,
+        actor_id=user.id,
+        on_behalf_of_id=delegator.id if delegator else None,
+        task_id=task.id,
+        from_stage=from_stage,
+        to_stage=row.stage,
+        revision=row.current_revision,
+        comment=comment,
+        details={"role": task.role, "moves": _moves(tr)},
+    )
+    session.flush()
+    outcome = ActOutcome(
+        contract=row.code,
+        task=task.id,
+        action=action,
+        task_status=task.status,
+        from_stage=from_stage,
+        stage=row.stage,
+        status=row.status,
+    )
+    return row, outcome
 
 
 def _principal(
