@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -28,6 +28,7 @@ from engine.store import models as m
 
 SortKey = Literal["due", "severity", "contract", "amount", "stage", "created"]
 MAX_PER_PAGE = 200
+COUNT_CAP = 1000
 LOW_RISK = ("none", "low")
 
 SEVERITY_RANK = {s.value: s.rank for s in Severity}
@@ -74,11 +75,16 @@ class InboxPage(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     items: list[InboxItem]
-    total: int
-    overdue: int
+    total: int = Field(description="open tasks, counted up to COUNT_CAP + 1")
+    overdue: int = Field(description="of which overdue, counted the same way")
     page: int
     per_page: int
     stages: list[str]
+
+    @property
+    def more(self) -> bool:
+        """True when there are more than COUNT_CAP tasks (`total` is then a floor)."""
+        return self.total > COUNT_CAP
 
     @property
     def pages(self) -> int:
@@ -143,17 +149,18 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
         approved_by_me = exists().where(
             m.Approval.task_id == m.Task.id, m.Approval.user_id == who.id
         )
-        where: list[ColumnElement[bool]] = [_mine(scope), ~approved_by_me]
+        task_where: list[ColumnElement[bool]] = [~approved_by_me]
         if q.stage:
-            where.append(m.Task.stage == q.stage)
+            task_where.append(m.Task.stage == q.stage)
         if q.role:
-            where.append(m.Task.role == q.role)
+            task_where.append(m.Task.role == q.role)
+        contract_where: list[ColumnElement[bool]] = []
         if q.min_severity is not None and q.min_severity is not Severity.NONE:
             allowed = [s.value for s in Severity if s.rank >= q.min_severity.rank]
-            where.append(m.Contract.max_severity.in_(allowed))
+            contract_where.append(m.Contract.max_severity.in_(allowed))
         if q.search:
             pattern = f"%{q.search.strip().lower()}%"
-            where.append(
+            contract_where.append(
                 or_(
                     func.lower(m.Contract.code).like(pattern),
                     func.lower(m.Contract.title).like(pattern),
@@ -161,40 +168,24 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
                 )
             )
         overdue_clause = and_(m.Task.due_at.is_not(None), m.Task.due_at < now)
-        counts = session.execute(
-            select(
-                func.count(m.Task.id),
-                func.coalesce(func.sum(case((overdue_clause, 1), else_=0)), 0),
-            )
-            .join(m.Contract, m.Contract.id == m.Task.contract_id)
-            .where(*where)
-        ).one()
-        total, overdue = int(counts[0]), int(counts[1])
+
+        total = _capped_count(session, scope, task_where, contract_where)
+        overdue = _capped_count(session, scope, [*task_where, overdue_clause], contract_where)
         if q.overdue_only:
-            where.append(overdue_clause)
+            task_where.append(overdue_clause)
             total = overdue
 
-        due_last = case((m.Task.due_at.is_(None), 1), else_=0)
-        order: list[Any]
-        if q.sort == "severity":
-            rank = _severity_rank()
-            order = [rank.asc() if q.descending else rank.desc(), due_last, m.Task.due_at]
-        elif q.sort == "contract":
-            order = [m.Contract.code.desc() if q.descending else m.Contract.code.asc()]
-        elif q.sort == "amount":
-            order = [
-                m.Contract.amount_base.asc() if q.descending else m.Contract.amount_base.desc()
-            ]
-        elif q.sort == "stage":
-            order = [m.Task.stage.desc() if q.descending else m.Task.stage.asc(), m.Task.due_at]
-        elif q.sort == "created":
-            order = [m.Task.created_at.asc() if q.descending else m.Task.created_at.desc()]
-        else:  # due: overdue first, the most overdue on top; tasks without a due date last
-            order = [due_last, m.Task.due_at.desc() if q.descending else m.Task.due_at.asc()]
-        order.append(m.Task.id)
+        if q.sort == "due" and not q.descending:
+            ids = _page_by_due(session, scope, task_where, contract_where, q)
+            where: list[ColumnElement[bool]] = [m.Task.id.in_(ids)]
+            order: list[Any] = []
+        else:
+            ids = None
+            where = [_mine(scope), *task_where, *contract_where]
+            order = _order(q)
 
         assignee = m.User.username.label("assignee")
-        rows = session.execute(
+        statement = (
             select(
                 m.Task.id,
                 m.Task.stage,
@@ -213,15 +204,16 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
             .join(m.Contract, m.Contract.id == m.Task.contract_id)
             .outerjoin(m.User, m.User.id == m.Task.assignee_id)
             .where(*where)
-            .order_by(*order)
-            .limit(q.per_page)
-            .offset((q.page - 1) * q.per_page)
-        ).all()
-        stages = list(
-            session.scalars(
-                select(m.Task.stage).where(_mine(scope)).distinct().order_by(m.Task.stage)
-            )
         )
+        if ids is None:
+            statement = (
+                statement.order_by(*order).limit(q.per_page).offset((q.page - 1) * q.per_page)
+            )
+        rows = list(session.execute(statement).all())
+        if ids is not None:
+            position = {task_id: i for i, task_id in enumerate(ids)}
+            rows.sort(key=lambda r: position[r.id])
+    stages = _stages(rt, scope)
 
     items = []
     for row in rows:
@@ -248,6 +240,111 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
     return InboxPage(
         items=items, total=total, overdue=overdue, page=q.page, per_page=q.per_page, stages=stages
     )
+
+
+def _branches(
+    scope: _Scope,
+    task_where: list[ColumnElement[bool]],
+    contract_where: list[ColumnElement[bool]],
+    limit: int,
+) -> list[Any]:
+    """The user's open tasks as one query per role (unassigned tasks of that role) plus one
+    for tasks assigned to the people in scope, each in due-date order and cut at `limit`.
+
+    Each branch walks one index (open tasks by role and due date; tasks by assignee) and
+    stops after `limit` rows, where a single `role IN (...) OR assignee ...` query would
+    collect every matching row first. Their union is the inbox."""
+    roles = sorted({r for _, _, rs in scope.people for r in rs})
+    ids = [uid for uid, _, _ in scope.people]
+    due = m.Task.due_at.asc().nulls_last()
+
+    def branch(*who: ColumnElement[bool]) -> Any:
+        query = select(m.Task.id, m.Task.due_at).where(m.Task.status == "open", *who, *task_where)
+        if contract_where:  # join only when a filter needs the contract
+            query = query.join(m.Contract, m.Contract.id == m.Task.contract_id).where(
+                *contract_where
+            )
+        return query.order_by(due, m.Task.id).limit(limit).subquery().select()
+
+    branches = [branch(m.Task.role == role, m.Task.assignee_id.is_(None)) for role in roles]
+    branches.append(branch(m.Task.assignee_id.in_(ids)))
+    return branches
+
+
+def _capped_count(
+    session: Session,
+    scope: _Scope,
+    task_where: list[ColumnElement[bool]],
+    contract_where: list[ColumnElement[bool]],
+) -> int:
+    """How many tasks, counting no further than COUNT_CAP + 1 per branch (an inbox says
+    "1000+" rather than walk a hundred thousand rows to print an exact number)."""
+    merged = union_all(*_branches(scope, task_where, contract_where, COUNT_CAP + 1)).subquery()
+    return int(session.scalar(select(func.count()).select_from(merged)) or 0)
+
+
+def _page_by_due(
+    session: Session,
+    scope: _Scope,
+    task_where: list[ColumnElement[bool]],
+    contract_where: list[ColumnElement[bool]],
+    q: InboxQuery,
+) -> list[int]:
+    """The default page (due date, overdue first): a merge of the index-ordered branches,
+    so a page costs about the same with 100 or 100,000 open tasks."""
+    need = q.page * q.per_page
+    merged = union_all(*_branches(scope, task_where, contract_where, need)).subquery()
+    page = (
+        select(merged.c.id)
+        .order_by(merged.c.due_at.asc().nulls_last(), merged.c.id)
+        .limit(q.per_page)
+        .offset((q.page - 1) * q.per_page)
+    )
+    return list(session.scalars(page))
+
+
+def _order(q: InboxQuery) -> list[Any]:
+    due = m.Task.due_at.desc().nulls_last() if q.descending else m.Task.due_at.asc().nulls_last()
+    order: list[Any]
+    if q.sort == "severity":
+        rank = _severity_rank()
+        order = [rank.asc() if q.descending else rank.desc(), m.Task.due_at.asc().nulls_last()]
+    elif q.sort == "contract":
+        order = [m.Contract.code.desc() if q.descending else m.Contract.code.asc()]
+    elif q.sort == "amount":
+        order = [m.Contract.amount_base.asc() if q.descending else m.Contract.amount_base.desc()]
+    elif q.sort == "stage":
+        order = [m.Task.stage.desc() if q.descending else m.Task.stage.asc(), due]
+    elif q.sort == "created":
+        order = [m.Task.created_at.asc() if q.descending else m.Task.created_at.desc()]
+    else:  # due: overdue first (the most overdue on top); tasks without a due date last
+        order = [due]
+    order.append(m.Task.id)
+    return order
+
+
+_STAGE_ROLES: dict[int, dict[str, frozenset[str]]] = {}
+
+
+def _stages(rt: Runtime, scope: _Scope) -> list[str]:
+    """Stages where the people in scope can have tasks, from the stored workflows (no scan
+    of the tasks table: this feeds a filter menu). Stored versions never change, so their
+    stage -> roles maps are kept per process."""
+    from engine.services.workflows import spec_for
+
+    roles = {r for _, _, rs in scope.people for r in rs}
+    found: set[str] = set()
+    with rt.db.sessions() as session:
+        for definition_id in session.scalars(select(m.WorkflowDefinition.id)):
+            stage_roles = _STAGE_ROLES.get(definition_id)
+            if stage_roles is None:
+                spec = spec_for(session, definition_id)
+                stage_roles = {
+                    st.id: frozenset(t.role.value for t in st.tasks) for st in spec.stages
+                }
+                _STAGE_ROLES[definition_id] = stage_roles
+            found.update(stage for stage, needs in stage_roles.items() if needs & roles)
+    return sorted(found)
 
 
 def _on_behalf_of(scope: _Scope, who: Principal, role: str, assignee_id: int | None) -> str | None:

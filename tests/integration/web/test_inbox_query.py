@@ -1,0 +1,58 @@
+"""The inbox query: the same tasks as `contractflow tasks`, overdue first, paged, filtered."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from engine.services import lifecycle
+from engine.services.auth import Principal, load_principal
+from engine.services.demo_data import load_demo_contracts
+from engine.services.inbox import InboxQuery, inbox
+from engine.services.runtime import Runtime
+from engine.services.users import get_user
+from engine.services.views import list_tasks
+from tests.support import EXAMPLES, FrozenClock
+
+
+def who(rt: Runtime, name: str) -> Principal:
+    with rt.db.sessions() as session:
+        found = load_principal(session, get_user(session, name).id)
+    assert found is not None
+    return found
+
+
+def test_the_inbox_holds_the_same_tasks_as_the_tasks_command(web_rt: Runtime) -> None:
+    load_demo_contracts(web_rt, EXAMPLES)
+    lifecycle.delegate(web_rt, "lena", "lars", web_rt.today(), web_rt.today())
+    for name in ("lena", "lars", "fei", "rita", "sam", "paul", "alice", "maria", "root"):
+        page = inbox(web_rt, who(web_rt, name), InboxQuery(per_page=200))
+        assert {i.task for i in page.items} == {t.id for t in list_tasks(web_rt, name)}, name
+        assert page.total == len(page.items)
+    lars = inbox(web_rt, who(web_rt, "lars"))
+    assert any(i.on_behalf_of is None for i in lars.items)  # lars is a lawyer himself
+
+
+def test_overdue_tasks_come_first_and_pages_do_not_overlap(
+    web_rt: Runtime, clock: FrozenClock
+) -> None:
+    for day in range(7):
+        data = (EXAMPLES / "SC-2026-0060.json").read_text().replace("SC-2026-0060", f"SC-X-{day}")
+        path = web_rt.settings.data_dir / f"c{day}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data)
+        lifecycle.submit(web_rt, path, "alice")
+        clock.now += dt.timedelta(days=1)  # each later contract is due a day later
+    lena = who(web_rt, "lena")
+    everything = inbox(web_rt, lena, InboxQuery(per_page=200))
+    assert everything.total == 7 and everything.overdue == 4  # each due 3 days after; 7 passed
+    dues = [i.due for i in everything.items]
+    assert dues == sorted(dues)
+    assert [i.overdue for i in everything.items] == [True] * 4 + [False] * 3
+    pages = [inbox(web_rt, lena, InboxQuery(per_page=3, page=n)).items for n in (1, 2, 3)]
+    assert [i.task for p in pages for i in p] == [i.task for i in everything.items]
+    newest_first = inbox(web_rt, lena, InboxQuery(sort="due", descending=True, per_page=200))
+    assert [i.task for i in newest_first.items] == [i.task for i in everything.items][::-1]
+    only_overdue = inbox(web_rt, lena, InboxQuery(overdue_only=True))
+    assert only_overdue.total == 4 and all(i.overdue for i in only_overdue.items)
+    found = inbox(web_rt, lena, InboxQuery(search="sc-x-4"))
+    assert [i.contract for i in found.items] == ["SC-X-4"]
