@@ -190,7 +190,7 @@ def _seed_postgres(url: str, n: int) -> None:
     db.dispose()
 
 
-def scenario_rescore(n: int, workers: int) -> dict[str, Any]:
+def scenario_rescore(n: int, workers: int, backend: str = "durable") -> dict[str, Any]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -214,7 +214,7 @@ def scenario_rescore(n: int, workers: int) -> dict[str, Any]:
         seed_start = time.perf_counter()
         _seed_postgres(url, n)
         seeded = time.perf_counter() - seed_start
-        rt = Runtime(Settings(database_url=url, risk_backend="durable", risk_workers=workers))
+        rt = Runtime(Settings(database_url=url, risk_backend=backend, risk_workers=workers))
         first = rescore(rt, AS_OF)
         steady = rescore(rt, AS_OF)
         rt.close()
@@ -288,26 +288,30 @@ def run(sizes: tuple[int, ...] = SIZES, leak_total: int = 1_000_000) -> str:
                 f"({du['rate'] / py['rate']:.2f}x python) | {du['peak_mib']:.0f} | "
                 f"{du['worker_peak_mib']:.0f} |"
             )
-    rs = _sub("rescore", str(max(sizes)), "2")
-    lines += [
-        "",
-        f"End-to-end `rescore` on PostgreSQL, {max(sizes):,} stored contracts, 2 workers:",
-    ]
-    if "error" in rs:
-        lines.append(f"error: {rs['error']}")
-    else:
+    lines += ["", f"End-to-end `rescore` on PostgreSQL, {max(sizes):,} stored contracts:", ""]
+    lines += ["| backend | pass | seconds | contracts written |", "|---|---|---|---|"]
+    seeded = None
+    for label, args in (
+        ("durable_rules, 2 workers", ("2", "durable")),
+        ("python", ("1", "python")),
+    ):
+        rs = _sub("rescore", str(max(sizes)), *args)
+        if "error" in rs:
+            lines.append(f"| {label} | error: {rs['error']} | | |")
+            continue
+        seeded = rs
+        lines += [
+            f"| {label} | first (every contract new: all flags written) | "
+            f"{rs['first_seconds']:.1f} | {rs['first_changed']:,} |",
+            f"| {label} | again, same day (nothing changed) | {rs['steady_seconds']:.1f} | "
+            f"{rs['steady_changed']:,} |",
+        ]
+    if seeded:
         lines += [
             "",
-            "| pass | seconds | contracts written |",
-            "|---|---|---|",
-            f"| first (every contract new: all flags written) | {rs['first_seconds']:.1f} | "
-            f"{rs['first_changed']:,} |",
-            f"| again, same day (nothing changed) | {rs['steady_seconds']:.1f} | "
-            f"{rs['steady_changed']:,} |",
-            "",
             f"(Seeding {max(sizes):,} contracts with set-based inserts took "
-            f"{rs['seed_seconds']:.1f} s; peak memory of the rescoring process "
-            f"{rs['peak_mib']:.0f} MiB.)",
+            f"{seeded['seed_seconds']:.1f} s; peak memory of the rescoring process "
+            f"{seeded['peak_mib']:.0f} MiB.)",
         ]
     leak = _sub("leak", str(leak_total))
     lines += ["", "Memory of one durable_rules worker (sid per contract, deleted after each):"]
@@ -331,7 +335,7 @@ def main(argv: list[str]) -> None:
     elif kind == "leak":
         out = scenario_leak(n)
     else:
-        out = scenario_rescore(n, int(argv[2]))
+        out = scenario_rescore(n, int(argv[2]), *(argv[3:4] or ["durable"]))
     sys.stdout.write(json.dumps(out) + "\n")
 
 

@@ -235,6 +235,39 @@ def _has_quantifier(cond: Cond) -> bool:
     return False
 
 
+def _partitions(items: list[Expr]) -> Iterator[list[list[Expr]]]:
+    """Every way to group `items` into blocks (set partitions)."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in _partitions(rest):
+        yield [[first], *part]
+        for n in range(len(part)):
+            yield [*part[:n], [first, *part[n]], *part[n + 1 :]]
+
+
+def _distinct_bindings(pats: list[Expr]) -> list[tuple[list[Expr], list[Expr]]]:
+    """(absence patterns, positive patterns) alternatives with the logic's meaning.
+
+    durable_rules binds every positive pattern of a rule to a different fact, while
+    `some A and some B` also holds when one item is both A and B. So positive patterns
+    over the same collection are also tried merged, for every grouping of them (the
+    alternatives become separate durable rules; their hits are de-duplicated).
+    """
+    negs = [next(iter(p.values())) for p in pats if "none" in p]
+    poss = [next(iter(p.values())) for p in pats if "some" in p]
+    by_tag: dict[str | None, list[Expr]] = {}
+    for pattern in poss:
+        by_tag.setdefault(_tag_of({"p": pattern}), []).append(pattern)
+    choices = [list(_partitions(group)) for group in by_tag.values()]
+    out: list[tuple[list[Expr], list[Expr]]] = []
+    for combo in itertools.product(*choices):
+        merged = [_and(block) if len(block) > 1 else block[0] for part in combo for block in part]
+        out.append((negs, merged))
+    return out
+
+
 def _band_conditions(rule: Rule) -> Iterator[tuple[int, Cond]]:
     """Band i holds when the rule's condition, band i's `when` and no earlier band hold."""
     earlier: list[Cond] = []
@@ -358,11 +391,17 @@ def compile_rules(rules: RuleSet) -> Plan:
                 name = f"r{r_index}b{band}"
                 flat.append((name, {"all": [{"m": pattern}]}, Action(r_index, band, True)))
                 continue
-            for k, (tests, pats) in enumerate(comp.dnf(cond)):
+            conjuncts = [
+                (tests, negs, poss)
+                for tests, pats in comp.dnf(cond)
+                for negs, poss in _distinct_bindings(pats)
+            ]
+            for k, (tests, negs, poss) in enumerate(conjuncts):
                 body: list[Expr] = [{"m": _and([{"t": "contract"}, *tests])}]
-                for j, pat in enumerate(pats):
-                    kind, pattern = next(iter(pat.items()))
-                    body.append({f"q{j}$not" if kind == "none" else f"q{j}": pattern})
+                # Absence first: a `$not` after a positive pattern ignores the fact that
+                # pattern bound (measured: some(collateral) and none(guarantee) fired).
+                body += [{f"n{j}$not": pattern} for j, pattern in enumerate(negs)]
+                body += [{f"q{j}": pattern} for j, pattern in enumerate(poss)]
                 name = f"r{r_index}b{band}d{k}"
                 flat.append((name, {"all": body}, Action(r_index, band, False)))
     rulesets: list[dict[str, Expr]] = []
