@@ -148,7 +148,7 @@ def check_contract(
         from engine.risk.explain import explain as explain_rules
         from engine.risk.flags import effective_params
 
-        py = PythonEvaluator(rt.rules, rt.risk_config)
+        py = PythonEvaluator(getattr(rt.evaluator, "rules", None) or rt.rules, rt.risk_config)
         env = Env(day, effective_params(rt.risk_config, params), rt.risk_config)
         out["rules"] = [asdict(e) for e in explain_rules(py, contract, env)]
     return out
