@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from engine.settings import get_settings
 from engine.store import models as m
@@ -104,3 +105,48 @@ def test_sla_escalations_flow_escalates_and_emails_the_escalation_role(
 def outbox_kinds(db: Database) -> list[str]:
     with db.sessions() as session:
         return [r.kind for r in session.query(m.OutboxMessage)]
+
+
+def test_nightly_rescore_flow_rescores_in_chunks_and_alerts_follow(
+    prefect_harness: None,
+    product_env: Database,
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Contracts submitted through the real workflow; the flow re-scores them chunk by chunk
+    (obligations have fallen overdue since), and the alert flow emails their owner."""
+    from engine.services import lifecycle
+    from engine.services.rules import load_shipped_rules
+    from engine.services.runtime import Runtime
+    from engine.services.users import add_user as add_person
+    from engine.services.workflows import load_shipped_workflows
+    from flows.alerts import overdue_alerts
+    from flows.rescore import nightly_rescore
+    from tests.support import EXAMPLES
+
+    monkeypatch.setenv("CONTRACTFLOW_RISK_BACKEND", "python")
+    get_settings.cache_clear()
+    rt = Runtime(get_settings())
+    try:
+        load_shipped_workflows(rt)
+        load_shipped_rules(rt)
+        add_person(rt, "alice", ["contract_admin"], email="alice@example.com")
+        for name in ("SC-2026-0042.yaml", "SC-2026-0051.yaml", "PO-2026-0107.yaml"):
+            lifecycle.submit(rt, EXAMPLES / name, "alice")
+    finally:
+        rt.close()
+
+    result = nightly_rescore(as_of=dt.date(2027, 3, 1), chunk_size=2)
+    assert result["chunks"] == 2 and result["scored"] == 3 and result["changed"] >= 1
+    with product_env.sessions() as session:
+        severity = session.scalar(
+            select(m.Contract.max_severity).where(m.Contract.code == "SC-2026-0042")
+        )
+    assert severity == "critical"
+    assert nightly_rescore(as_of=dt.date(2027, 3, 1))["changed"] == 0
+
+    sent = overdue_alerts(as_of=dt.date(2027, 3, 1))
+    assert sent["sent"] >= 3 and sent["failed"] == 0
+    subjects = {msg.subject for msg in smtp.messages}
+    assert any("SC-2026-0042" in s and "OB-1" in s for s in subjects)
+    assert all(msg.recipients == ["alice@example.com"] for msg in smtp.messages)
