@@ -269,7 +269,7 @@ def prefect_overhead(url: str, port: int, workdir: Path) -> dict[str, Any]:
     direct: list[float] = []
     flow_runs: list[float] = []
     sent_direct = sent_flow = 0
-    with PrefectStack(settings, serve_flows=False) as stack:
+    with PrefectStack(settings, port=_free_port(), serve_flows=False) as stack:
         os.environ.update(
             {
                 "PREFECT_API_URL": stack.api_url,
@@ -308,10 +308,13 @@ def run() -> str:
             send = sending(url, port)
             overhead = prefect_overhead(url, port, Path(tmp))
     ratio = overhead["flow_s"] / overhead["direct_s"]
+    loadavg = os.getloadavg()
     lines = [
         "## Alerts (`bench/bench_alerts.py`)",
         "",
-        f"Machine: {machine()}. PostgreSQL; {CONTRACTS * PER_CONTRACT:,} obligations "
+        f"Machine: {machine()}; load average {loadavg[0]:.1f} / {loadavg[1]:.1f} / {loadavg[2]:.1f} "
+        "(other work shares the cores, so absolute numbers are pessimistic; the ratios compare "
+        f"runs made side by side). PostgreSQL; {CONTRACTS * PER_CONTRACT:,} obligations "
         f"({CONTRACTS:,} contracts), {plan['candidates']:,} of them due soon or overdue on "
         f"{AS_OF}; data loaded in {load_s:.1f} s.",
         "",
