@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.domain.contract import Contract
-from engine.domain.risk import Flag
+from engine.domain.risk import Flag, Severity
 from engine.domain.riskconfig import RiskConfig
 from engine.domain.rules import (
     AllOf,
@@ -237,15 +237,53 @@ class FlagBuilder:
                 out.append(level.value if part == "\0sev" else part)
             else:
                 out.append(fmt(part(c, e, item)))
-        return Flag.model_construct(
-            rule=rule.id,
-            category=rule.category,
-            severity=level,
-            message="".join(out),
-            subject=self.subject(c, e, item) if self.subject else None,
-            evidence={key: fn(c, e, item) for key, fn in self.evidence},
+        return _new_flag(
+            {
+                "rule": rule.id,
+                "category": rule.category,
+                "severity": level,
+                "message": "".join(out),
+                "subject": self.subject(c, e, item) if self.subject else None,
+                "evidence": {key: fn(c, e, item) for key, fn in self.evidence},
+            }
         )
 
+
+_FLAG_FIELDS = frozenset(Flag.model_fields)
+
+
+def _construct(values: dict[str, Any]) -> Flag:
+    """What `Flag.model_construct` does for a complete set of fields, at half the cost
+    (flag building was a third of the Python backend's time)."""
+    flag = Flag.__new__(Flag)
+    object.__setattr__(flag, "__dict__", values)
+    object.__setattr__(flag, "__pydantic_fields_set__", _FLAG_FIELDS)
+    object.__setattr__(flag, "__pydantic_extra__", None)
+    object.__setattr__(flag, "__pydantic_private__", None)
+    return flag
+
+
+def _pick_constructor() -> Callable[[dict[str, Any]], Flag]:
+    """Use the shortcut only if it builds exactly what pydantic builds (else a new pydantic
+    version changed its internals and we fall back)."""
+    sample: dict[str, Any] = {
+        "rule": "r",
+        "category": "c",
+        "severity": Severity.LOW,
+        "message": "m",
+        "subject": None,
+        "evidence": {"a": 1},
+    }
+    try:
+        fast = _construct(dict(sample))
+        if fast == Flag.model_construct(**sample) and fast.model_dump() == sample:
+            return _construct
+    except (AttributeError, TypeError):
+        pass
+    return lambda values: Flag.model_construct(**values)
+
+
+_new_flag = _pick_constructor()
 
 _BUILDERS: dict[int, tuple[Rule, FlagBuilder]] = {}
 
