@@ -148,9 +148,7 @@ def test_every_operator_agrees_across_evaluators(
         gs = {(f.rule, f.severity.value, f.subject) for f in g.flags}
         xs = {(f.rule, f.severity.value, f.subject) for f in x.flags}
         assert gs == xs, (gs - xs, xs - gs)
-    assert [r.flags for r in got] == [
-        r.flags for r in expected
-    ]
+    assert [r.flags for r in got] == [r.flags for r in expected]
     env = Env(as_of, dict(risk_config.parameters), risk_config)
     for contract, report in zip(batch, expected, strict=True):
         closures = sorted(
