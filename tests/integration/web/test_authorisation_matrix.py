@@ -90,36 +90,66 @@ def task_of(rt: Runtime, code: str, role: str) -> int:
 
 @pytest.fixture
 def world(web_rt: Runtime, tmp_path: Path) -> Runtime:
+    """For every role R: M-APPROVE-R, M-REJECT-R, M-CHANGES-R (adam's, on `matrix`) and
+    A-OWN-R (alice's own, on `matrix`); S-OTHER (adam's, on `solo`); drafts sent back to
+    drafting: M-DRAFT (adam's) and A-DRAFT-contract_admin, A-DRAFT-admin (alice's)."""
     from engine.services.users import add_user
 
     add_user(web_rt, "flo", ["finance_lead"])
     for name, text in (("matrix.yaml", MATRIX_WORKFLOW), ("solo.yaml", SOLO_WORKFLOW)):
         (tmp_path / name).write_text(text)
     load_files(web_rt, [tmp_path / "matrix.yaml", tmp_path / "solo.yaml"])
-    for code in ("M-APPROVE", "M-REJECT", "M-CHANGES"):
-        submit(web_rt, code, "adam", "matrix")
+    for role in ROLES:
+        for kind in ("M-APPROVE", "M-REJECT", "M-CHANGES"):
+            submit(web_rt, f"{kind}-{role}", "adam", "matrix")
+        submit(web_rt, f"A-OWN-{role}", "alice", "matrix")
     submit(web_rt, "S-OTHER", "adam", "solo")
-    submit(web_rt, "A-OWN", "alice", "matrix")  # alice's own submission
-    submit(web_rt, "A-DRAFT", "alice", "solo")  # alice's, sent back to drafting below
-    lifecycle.act(web_rt, task_of(web_rt, "A-DRAFT", "admin"), "request_changes", "root", "fix")
-    submit(web_rt, "M-DRAFT", "adam", "matrix")  # adam's, back in drafting
+    for code in ("A-DRAFT-contract_admin", "A-DRAFT-admin"):
+        submit(web_rt, code, "alice", "solo")
+        lifecycle.act(web_rt, task_of(web_rt, code, "admin"), "request_changes", "root", "fix")
+    submit(web_rt, "M-DRAFT", "adam", "matrix")
     lifecycle.act(web_rt, task_of(web_rt, "M-DRAFT", "legal"), "request_changes", "lena", "fix")
     return web_rt
 
 
-def expect(response: Any, allowed: bool, ok: int = 200, denied: tuple[int, ...] = (403,)) -> None:
-    body = response.text[:300]
-    if allowed:
-        assert response.status_code == ok, body
-    else:
-        assert response.status_code in denied, body
-        assert "error" in response.json()
+class Matrix:
+    """Collects every cell that differs from what is expected, to report them all at once."""
+
+    def __init__(self) -> None:
+        self.wrong: list[str] = []
+
+    def expect(
+        self,
+        cell: str,
+        response: Any,
+        allowed: bool,
+        ok: int = 200,
+        denied: tuple[int, ...] = (403,),
+    ) -> None:
+        good = response.status_code == ok if allowed else response.status_code in denied
+        if good and not allowed:
+            good = "error" in response.json()
+        if not good:
+            want = ok if allowed else "/".join(map(str, denied))
+            self.wrong.append(
+                f"{cell}: got {response.status_code}, want {want}: {response.text[:200]}"
+            )
+
+    def check(self, cell: str, condition: bool) -> None:
+        if not condition:
+            self.wrong.append(f"{cell}: does not hold")
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_every_action_for_a_role_on_its_own_and_on_others_things(
-    role: str, world: Runtime, client: TestClient
+def test_every_role_every_action_on_own_and_others_things(
+    world: Runtime, client: TestClient
 ) -> None:
+    matrix = Matrix()
+    for role in ROLES:
+        check_role(matrix, role, world, client)
+    assert not matrix.wrong, "\n".join(matrix.wrong)
+
+
+def check_role(matrix: Matrix, role: str, world: Runtime, client: TestClient) -> None:
     user = HOLDER[role]
     auth = bearer(world, user)
     other_role = "legal" if role != "legal" else "finance"
@@ -130,76 +160,101 @@ def test_every_action_for_a_role_on_its_own_and_on_others_things(
     def post(path: str, body: Any = None) -> Any:
         return client.post(path, json=body, headers=auth)
 
-    # see: own (a task for my role) / other's (only the admin's task)
-    expect(get("/api/contracts/M-APPROVE"), True)
-    expect(get("/api/contracts/S-OTHER"), role in SEE_ALL, denied=(404,))
-    listed = {c["id"] for c in get("/api/contracts").json()}
-    assert ("S-OTHER" in listed) == (role in SEE_ALL)
-    assert "M-APPROVE" in listed
+    def put(path: str, body: Any) -> Any:
+        return client.put(path, json=body, headers=auth)
+
+    def cell(action: str) -> str:
+        return f"{role} ({user}) {action}"
+
+    mine = f"M-APPROVE-{role}"
+    # see: own (a task for my role) / other's (only the admin has a task)
+    matrix.expect(cell("show own"), get(f"/api/contracts/{mine}"), True)
+    matrix.expect(
+        cell("show other's"), get("/api/contracts/S-OTHER"), role in SEE_ALL, denied=(404,)
+    )
+    listed = {c["id"] for c in get("/api/contracts?limit=500").json()}
+    matrix.check(cell("list shows own"), mine in listed)
+    matrix.check(cell("list hides other's"), ("S-OTHER" in listed) == (role in SEE_ALL))
 
     # tasks: mine / everyone's
-    mine = {t["contract"] for t in get("/api/tasks").json()}
-    assert "M-APPROVE" in mine and ("S-OTHER" in mine) == (role == "admin")
-    expect(get("/api/tasks?all=true"), role in ALL_TASKS)
+    tasks = {t["contract"] for t in get("/api/tasks").json()}
+    matrix.check(cell("tasks has own"), mine in tasks)
+    matrix.check(cell("tasks has other's"), ("S-OTHER" in tasks) == (role == "admin"))
+    matrix.expect(cell("list every task"), get("/api/tasks?all=true"), role in ALL_TASKS)
 
-    # act on another role's task (own contract) and on the task of a contract I cannot see
-    expect(
-        post(f"/api/tasks/{task_of(world, 'M-APPROVE', other_role)}/act", {"action": "approve"}),
+    # act on another role's task (on a contract I see) and on a contract I cannot see
+    other_task = task_of(world, mine, other_role)
+    matrix.expect(
+        cell("approve other role's task"),
+        post(f"/api/tasks/{other_task}/act", {"action": "approve"}),
         False,
     )
     if role != "admin":
-        expect(
-            post(f"/api/tasks/{task_of(world, 'S-OTHER', 'admin')}/act", {"action": "approve"}),
+        solo = task_of(world, "S-OTHER", "admin")
+        matrix.expect(
+            cell("approve task on other's contract"),
+            post(f"/api/tasks/{solo}/act", {"action": "approve"}),
             False,
         )
 
     # act on my own task: approve, reject, request changes
-    for code, action in (
+    for kind, action in (
         ("M-APPROVE", "approve"),
         ("M-REJECT", "reject"),
         ("M-CHANGES", "request_changes"),
     ):
-        task = task_of(world, code, role)
-        expect(post(f"/api/tasks/{task}/act", {"action": action, "comment": "seen"}), True)
+        task = task_of(world, f"{kind}-{role}", role)
+        matrix.expect(
+            cell(f"{action} own task"),
+            post(f"/api/tasks/{task}/act", {"action": action, "comment": "seen"}),
+            True,
+        )
 
     # no self-approval: alice's own submission, her own role's task
     if role == "contract_admin":
-        response = post(f"/api/tasks/{task_of(world, 'A-OWN', role)}/act", {"action": "approve"})
-        expect(response, False)
-        assert "may not approve" in response.json()["error"]
+        own = task_of(world, f"A-OWN-{role}", role)
+        response = post(f"/api/tasks/{own}/act", {"action": "approve"})
+        matrix.expect(cell("approve own submission"), response, False)
+        matrix.check(cell("says why"), "may not approve" in response.json()["error"])
 
-    # submit a new draft; a draft that reuses another's contract id (a revision of theirs)
-    expect(post("/api/contracts", terms(f"NEW-{role}")), role in SUBMIT, ok=201)
-    expect(
-        client.put("/api/contracts/M-DRAFT", json=terms("M-DRAFT"), headers=auth),
+    # submit a new draft; revise another's draft; revise my own draft
+    matrix.expect(
+        cell("submit"), post("/api/contracts", terms(f"NEW-{role}")), role in SUBMIT, ok=201
+    )
+    matrix.expect(
+        cell("revise other's"),
+        put("/api/contracts/M-DRAFT", terms("M-DRAFT")),
         role == "admin",
         denied=(403, 404),
     )
-    # revise own (alice's draft) — only alice and admin may
-    expect(
-        client.put("/api/contracts/A-DRAFT", json=terms("A-DRAFT"), headers=auth),
+    own_draft = "A-DRAFT-admin" if role == "admin" else "A-DRAFT-contract_admin"
+    matrix.expect(
+        cell("revise own"),
+        put(f"/api/contracts/{own_draft}", terms(own_draft)),
         role in {"contract_admin", "admin"},
         denied=(403, 404),
     )
 
-    # obligations: on a contract owned by someone else / by me
-    expect(
-        post("/api/contracts/M-APPROVE/obligations/OB-1/fulfil", {}),
+    # obligations: on a contract owned by someone else / by alice
+    matrix.expect(
+        cell("fulfil on other's"),
+        post(f"/api/contracts/{mine}/obligations/OB-1/fulfil", {}),
         role in FULFIL_ANY,
         denied=(403, 404),
     )
-    expect(
-        post("/api/contracts/A-OWN/obligations/OB-1/fulfil", {}),
+    matrix.expect(
+        cell("fulfil on own"),
+        post(f"/api/contracts/A-OWN-{role}/obligations/OB-1/fulfil", {}),
         role in FULFIL_ANY or role == "contract_admin",
         denied=(403, 404),
     )
 
     # portfolio and administration
-    expect(get("/api/dashboard"), role in DASHBOARD)
-    expect(get("/api/alerts"), role in OUTBOX)
-    expect(get("/api/users"), role == "admin")
-    expect(post("/api/alerts/999/retry"), role == "admin", ok=404)
-    expect(get("/api/me"), True)
+    matrix.expect(cell("dashboard"), get("/api/dashboard"), role in DASHBOARD)
+    matrix.expect(cell("alert outbox"), get("/api/alerts"), role in OUTBOX)
+    matrix.expect(cell("users"), get("/api/users"), role == "admin")
+    matrix.expect(cell("retry alert"), post("/api/alerts/999/retry"), role == "admin", ok=404)
+    matrix.expect(cell("me"), get("/api/me"), True)
 
 
 def test_no_token_means_401_everywhere(client: TestClient) -> None:
