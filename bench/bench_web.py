@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import dataset
-from bench.measure import load, ms, percentile, ratio, table, usable_risk_backend
+from bench.measure import load, ms, percentile, ratio, risk_backend, table
 from bench.report import machine
 
 
@@ -294,7 +294,7 @@ def measure(db: dataset.BenchDatabase, workers: int, backend: str, tasks: list[i
 
 
 def run() -> str:
-    backend, why = usable_risk_backend()
+    backend, why = risk_backend()
     if not dataset.postgres_available():
         return "## Web app under load (issue 6)\n\nNot run: PostgreSQL is not available."
     size = _size()
@@ -369,7 +369,7 @@ def render(results: dict[int, list[Phase]], size: int, backend: str, why: str) -
         [
             "## Web app under load (issue 6)",
             f"Machine: {machine()} (the app, PostgreSQL and the load process share these "
-            f"cores). Risk backend: {backend} ({why or 'the configured one'}).",
+            f"cores). Risk backend: {backend} ({why}).",
             f"PostgreSQL holding {size:,} contracts and {size // 10:,} open tasks (half "
             "legal, half signing); the signed-in reviewer (role legal) has "
             f"{size // 20:,} open tasks in the inbox. Each phase runs {_seconds():g} s; only "
