@@ -1,0 +1,52 @@
+"""`contractflow tokens ...` and `contractflow serve`, run as a user runs them."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from engine.services.runtime import Runtime
+from tests.integration.cli_support import run_cli
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "contractflow.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def test_a_token_made_on_the_command_line_opens_the_api_until_revoked(
+    web_rt: Runtime, client: TestClient, db_url: str
+) -> None:
+    made = run_cli("tokens", "create", "--as", "rita", "--name", "report", db_url=db_url)
+    assert made.code == 0, made.stderr
+    token = made.stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/me", headers=headers).json()["username"] == "rita"
+    listed = run_cli("tokens", "list", "--as", "rita", "--format", "json", db_url=db_url)
+    assert token not in listed.stdout
+    [row] = listed.json
+    assert row["name"] == "report" and row["revoked"] is False
+    assert run_cli("tokens", "revoke", str(row["id"]), db_url=db_url).code == 0
+    assert client.get("/api/me", headers=headers).status_code == 401
+
+
+def test_a_token_for_an_unknown_user_is_refused(web_rt: Runtime, db_url: str) -> None:
+    result = run_cli("tokens", "create", "--as", "nobody", db_url=db_url)
+    assert result.code == 2
+    assert "nobody" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_port_in_use(web_rt: Runtime, db_url: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--no-scheduler", db_url=db_url)
+    assert result.code == 2
+    assert "already in use" in result.stderr
