@@ -143,6 +143,7 @@ def _total(values: Any) -> Decimal:
 class _Gen:
     def __init__(self) -> None:
         self.consts: list[Any] = []
+        self.hoisted: list[str] = []
         self._ids = itertools.count()
 
     def const(self, value: Any) -> str:
@@ -168,13 +169,21 @@ class _Gen:
         else:
             ref = FieldRef(op.name, op.contract_scope)
             text, nullable = self.field(ref, scope, x, i), op.name not in NEVER_NONE
+        derived = False
         if op.days is not None:
             sign, amount = op.days
             days, _ = self.operand(amount, scope, x, i)
             text = f"_shift({text}, {sign} * int({days}))"
+            derived = True
         if op.percent is not None:
             pct, _ = self.operand(op.percent, scope, x, i)
             text = f"_pct({text}, {pct})"
+            derived = True
+        if derived and op.kind != "field":
+            # The same for every item and every test: compute once per call.
+            name = self.var("h")
+            self.hoisted.append(f"{name} = {text}")
+            text = name
         return text, nullable
 
     def compare(
@@ -252,7 +261,7 @@ def compile_rule_source(rule: Rule) -> tuple[str, list[Any]]:
         if band is None:
             break
     indent = "            " if scope else "        "
-    lines = ["def hits(c, e, P, A):", "    out = []"]
+    lines = ["def hits(c, e, P, A):", "    out = []", *(f"    {h}" for h in gen.hoisted)]
     if scope:
         lines.append(f"    for i, x in enumerate({COLLECTION_EXPR[scope]}):")
         lines.append(f"        if {when}:")
