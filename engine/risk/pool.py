@@ -125,7 +125,12 @@ class DurableEvaluator:
             return []
         with self._lock:
             self._ensure()
-            raw = self._run(list(contracts), env)
+            try:
+                raw = self._run(list(contracts), env)
+            except BaseException:
+                # Other workers may still owe answers for this call: start afresh next time.
+                self._stop_all()
+                raise
         return [self._report(c, hits, env) for c, hits in zip(contracts, raw, strict=True)]
 
     def _run(self, contracts: list[Contract], env: Env) -> list[list[tuple[int, int, int]]]:
@@ -193,11 +198,15 @@ class DurableEvaluator:
     def worker_pids(self) -> list[int]:
         return [w.pid for w in self._pool]
 
+    def _stop_all(self) -> None:
+        for worker in self._pool:
+            with contextlib.suppress(OSError):
+                worker.stop()
+        self._pool.clear()
+
     def close(self) -> None:
         with self._lock:
-            for worker in self._pool:
-                worker.stop()
-            self._pool.clear()
+            self._stop_all()
 
     def __del__(self) -> None:
         try:
