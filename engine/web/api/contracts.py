@@ -92,16 +92,11 @@ async def submit_upload(
     return lifecycle.submit_contract(rt, draft, user.username, workflow=workflow, source=source)
 
 
-@router.get("/contracts/{code}", response_model=ContractView)
-def get_contract(rt: RuntimeDep, user: ApiUser, code: ContractCode) -> ContractView:
-    """One contract: terms, flags, tasks, history, revisions (as `contractflow show`)."""
-    with rt.db.sessions() as session:
-        access.require_visible(session, user, code, rt.today())
-    return show(rt, code)
+# Routes with a suffix come first: a contract id may contain '/' ({code:path}).
 
 
 @router.get(
-    "/contracts/{code}/document",
+    "/contracts/{code:path}/document",
     response_class=Response,
     responses={200: {"content": {DOCX_MEDIA_TYPE: {}}, "description": "the .docx"}},
 )
@@ -115,21 +110,7 @@ def get_document(
     return download(rt, user, code, revision)
 
 
-@router.put("/contracts/{code}", response_model=ContractView)
-def revise(
-    rt: RuntimeDep, user: ApiUser, code: ContractCode, contract: ContractBody
-) -> ContractView:
-    """Submit a new revision of a contract waiting in its first stage."""
-    _require_revisable(rt, user, code)
-    draft = read_data(rt, contract)
-    if draft.id is not None and draft.id != code:
-        raise InvalidInput(f"id: {draft.id} is not the contract {code} being revised")
-    return lifecycle.submit_contract(
-        rt, draft.model_copy(update={"id": code}), user.username, source="api"
-    )
-
-
-@router.post("/contracts/{code}/obligations/{obligation}/fulfil", response_model=ContractView)
+@router.post("/contracts/{code:path}/obligations/{obligation}/fulfil", response_model=ContractView)
 def fulfil(
     rt: RuntimeDep,
     user: ApiUser,
@@ -143,6 +124,28 @@ def fulfil(
     request = body or FulfilRequest()
     return lifecycle.fulfil_obligation(
         rt, code, obligation, user.username, on=request.on, comment=request.comment
+    )
+
+
+@router.get("/contracts/{code:path}", response_model=ContractView)
+def get_contract(rt: RuntimeDep, user: ApiUser, code: ContractCode) -> ContractView:
+    """One contract: terms, flags, tasks, history, revisions (as `contractflow show`)."""
+    with rt.db.sessions() as session:
+        access.require_visible(session, user, code, rt.today())
+    return show(rt, code)
+
+
+@router.put("/contracts/{code:path}", response_model=ContractView)
+def revise(
+    rt: RuntimeDep, user: ApiUser, code: ContractCode, contract: ContractBody
+) -> ContractView:
+    """Submit a new revision of a contract waiting in its first stage."""
+    _require_revisable(rt, user, code)
+    draft = read_data(rt, contract)
+    if draft.id is not None and draft.id != code:
+        raise InvalidInput(f"id: {draft.id} is not the contract {code} being revised")
+    return lifecycle.submit_contract(
+        rt, draft.model_copy(update={"id": code}), user.username, source="api"
     )
 
 

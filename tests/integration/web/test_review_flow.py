@@ -235,3 +235,21 @@ def test_rules_check_over_http_matches_the_command_line_shape(
         headers=bearer(web_rt, "lena"),
     )
     assert bad.status_code == 400
+
+
+def test_a_contract_id_with_slashes_works_in_the_api_and_the_pages(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    import json
+
+    alice = bearer(web_rt, "alice")
+    data = json.loads((EXAMPLES / "SC-2026-0060.json").read_text())
+    data["id"] = "HT/2026/001"
+    assert client.post("/api/contracts", json=data, headers=alice).status_code == 201
+    assert client.get("/api/contracts/HT/2026/001", headers=alice).json()["id"] == "HT/2026/001"
+    fulfilled = client.post(
+        "/api/contracts/HT/2026/001/obligations/OB-1/fulfil", json={}, headers=alice
+    )
+    assert fulfilled.status_code == 200
+    sign_in(client, "alice")
+    assert "HT/2026/001" in client.get("/contracts/HT/2026/001").text
