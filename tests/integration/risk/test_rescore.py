@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-from pathlib import Path
 
 from sqlalchemy import func, select
 
-from engine.domain.contract import Contract
-from engine.risk.pool import DurableEvaluator
 from engine.services import lifecycle
 from engine.services.rescore import rescore, rescore_chunk
 from engine.services.rules import load_shipped_rules
@@ -68,18 +63,3 @@ def test_rescore_chunk_is_callable_chunk_by_chunk(rt: Runtime) -> None:
     first = rescore_chunk(rt, ids[:2], dt.date(2027, 3, 1))
     second = rescore_chunk(rt, ids[2:], dt.date(2027, 3, 1))
     assert first["scored"] == 2 and second["scored"] == 1
-
-
-def test_a_killed_worker_costs_a_restart_and_one_retry(rt: Runtime, tmp_path: Path) -> None:
-    from engine.definitions.contracts import load_contract_file
-
-    evaluator = DurableEvaluator(rt.rules, rt.risk_config, workers=1)
-    try:
-        contract: Contract = load_contract_file(EXAMPLES / "SC-2026-0042.yaml", None)
-        before = evaluator.evaluate([contract], dt.date(2027, 3, 1))
-        os.kill(evaluator.worker_pids()[0], signal.SIGKILL)
-        after = evaluator.evaluate([contract], dt.date(2027, 3, 1))
-        assert after == before
-        assert evaluator.restarts == 1
-    finally:
-        evaluator.close()
