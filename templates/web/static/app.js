@@ -3,6 +3,7 @@ document.addEventListener("DOMContentLoaded", () => {
   // Inbox: a "select all" box for bulk approval.
   const all = document.querySelector("input[data-select-all]");
   if (all) {
+    all.hidden = false;
     all.addEventListener("change", () => {
       document.querySelectorAll("input[name=task_ids]:not(:disabled)").forEach((box) => {
         box.checked = all.checked;
