@@ -88,6 +88,8 @@ def _escalate_one(rt: Runtime, task_id: int, now: dt.datetime) -> bool:
                 "recipients": recipients,
             },
         )
+        if not recipients:
+            return True  # nobody to tell (no holder with an email): the event records it
         enqueue(
             session,
             key=f"task:{task.id}:escalation",
