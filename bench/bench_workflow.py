@@ -403,5 +403,46 @@ def _targets(by: dict[tuple[str, int, int, str], Cell], small: int, large: int) 
     return table(["target", "measured", ""], rows)
 
 
-#: What the numbers mean and why (written after profiling; see the report of issue 3/6).
-FINDINGS = """Findings: see "Why the targets are missed" below."""
+#: What the numbers mean and why (from profiling in this session; re-check after changes).
+FINDINGS = """### Why the targets are missed, and what would change it
+
+Profiled with pyinstrument and a statement counter on PostgreSQL (20,000 contracts),
+2026-11-25, while the machine ran other people's test suites (load 6-10 on 2 cores):
+
+- **The cost is CPU per action in the calling process, not the size of the database.**
+  One `act` (approve) issues about 30 SQL statements and spends about 17 ms of CPU in
+  Python (SQLAlchemy unit of work, pydantic views); one `submit` about 28 statements and
+  32 ms (scoring, the revision's .docx, the view). With 2 cores shared by the workers
+  and PostgreSQL, throughput is bounded near 2 cores / CPU per action, so 4 workers add
+  little over 1. 1,000 actions/s on 2 cores leaves about 2 ms of CPU per action for the
+  app and the database together: an order of magnitude below this design, not a tuning
+  matter. Where the owner (lifecycle, issue 3) could cut: `act` re-reads the whole
+  contract after committing (`show`: ~10 statements and a full `ContractView` with its
+  history) - `decide` skips it and is what the "decide" rows measure; `get_user` loads
+  roles with a second query on every call and the workflow definition row is read on
+  every call (cache both per process by version); `_when_from_flags` loads the
+  revision's terms and validates a `Contract` on every approval that leaves a stage with
+  `routes`, even when the route only reads `risk.max_severity`.
+- **Submit renders the .docx inside the write transaction** (`store_revision_document`):
+  on SQLite every other writer waits for the rendering; on PostgreSQL the contract row
+  stays locked meanwhile. Rendering before the unit of work (it needs only the terms and
+  the code) or on first download would shorten every submit's transaction.
+- **SQLite, first risk evaluation in a process waits 10 s** (owner: rules,
+  `engine/services/rules.py::_stored`): `Runtime.evaluator` is first touched inside the
+  submit transaction, `_stored` opens a second transaction (`BEGIN IMMEDIATE`) that waits
+  for the first one's write lock until the 10 s busy timeout, then silently falls back to
+  the rules folder instead of the stored rule set. Every `contractflow submit` on SQLite
+  pays it: `time contractflow submit draft.json --as alice` took 15.0 s (1.9 s CPU).
+  Fix: resolve `rt.evaluator` before opening the unit of work (submit, revise, fulfil),
+  or read the stored rule set through the caller's session. The benchmark touches
+  `rt.evaluator` before its first submit, so its numbers exclude this.
+- **Size**: at 1,000,000 contracts the earlier `_next_code` read every code of the year
+  (0.54 s per submit: an index scan of 1M codes, LIKE cannot use the index under the
+  C.UTF-8 collation, 75,000 rows to Python); the lifecycle owner replaced it with a
+  counter row (`contract_counters`) during this session. Every other statement on these
+  paths is an indexed lookup by contract, task or user id (EXPLAIN ANALYZE), so the
+  large/small ratios above should stay near 1 apart from cache effects and load.
+- Under 4 workers, concurrent submits still conflicted on the contract code before the
+  counter landed (retried and counted in the table); with the counter row they wait on
+  its row lock instead.
+"""
