@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.domain.contract import Contract
@@ -85,8 +85,8 @@ def store_reports(session: Session, scored: list[tuple[int, int, RiskReport]]) -
         .values(current=False)
     )
     now = dt.datetime.now(dt.UTC)
-    rows = session.execute(
-        insert(m.RiskEvaluation).returning(m.RiskEvaluation.id, sort_by_parameter_order=True),
+    session.execute(
+        insert(cast("Table", m.RiskEvaluation.__table__)),
         [
             {
                 "contract_id": cid,
@@ -99,10 +99,20 @@ def store_reports(session: Session, scored: list[tuple[int, int, RiskReport]]) -
             }
             for cid, revision, report in scored
         ],
-    ).all()
+    )
+    # One current evaluation per contract: read the new ids back by contract (no
+    # RETURNING, which SQLite would only give row by row here).
+    new_ids = {
+        cid: eid
+        for cid, eid in session.execute(
+            select(m.RiskEvaluation.contract_id, m.RiskEvaluation.id).where(
+                m.RiskEvaluation.contract_id.in_(ids), m.RiskEvaluation.current.is_(True)
+            )
+        )
+    }
     flags = [
         {
-            "evaluation_id": evaluation_id,
+            "evaluation_id": new_ids[cid],
             "contract_id": cid,
             "rule": flag.rule,
             "category": flag.category,
@@ -111,11 +121,11 @@ def store_reports(session: Session, scored: list[tuple[int, int, RiskReport]]) -
             "subject": flag.subject,
             "evidence": _jsonable(flag.evidence),
         }
-        for (evaluation_id,), (cid, _, report) in zip(rows, scored, strict=True)
+        for cid, _, report in scored
         for flag in report.flags
     ]
     if flags:
-        session.execute(insert(m.RiskFlag), flags)
+        session.execute(insert(cast("Table", m.RiskFlag.__table__)), flags)
     table = cast("Table", m.Contract.__table__)
     session.execute(
         update(table).where(table.c.id == bindparam("cid")).values(max_severity=bindparam("sev")),
