@@ -375,6 +375,7 @@ def render(results: dict[int, list[Phase]], size: int, backend: str, why: str) -
             f"{size // 20:,} open tasks in the inbox. Each phase runs {_seconds():g} s; only "
             "requests that finished inside it count. Approvals go to distinct open legal "
             "tasks, so each moves a contract from legal review to signing.",
+            dataset.HOW_TO_RUN,
             main,
             "Targets (issue 6):",
             table(["target", "measured", ""], target_rows),

@@ -349,6 +349,7 @@ def render(
             f"own `Runtime`; all run together for {seconds:g} s after a warm-up cycle. "
             "Latencies are per call, in the calling process. The baseline column is a "
             "`SELECT 1` transaction through the same `Database`, measured in the same run.",
+            dataset.HOW_TO_RUN,
             main,
             f"{large:,} contracts relative to {small:,} (same workers, same path; target: "
             "latency within 1.5x):",

@@ -469,15 +469,42 @@ def _prepare_sqlite(contracts: int) -> BenchDatabase:
     return db
 
 
+@contextmanager
+def _generation_lock() -> Iterator[None]:
+    """One generator at a time on this machine (two runs would write the same cache)."""
+    import fcntl
+
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with (CACHE_DIR / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def prepare(kind: str, contracts: int, run_name: str = "cf_bench_run") -> BenchDatabase:
     """A fresh working database of `kind` holding `contracts` contracts (see module doc)."""
     if contracts < SEEDS or contracts % SEEDS:
         raise ValueError(f"contracts must be a multiple of {SEEDS}")
-    if kind == "postgresql":
-        return _prepare_postgresql(contracts, run_name)
-    if kind == "sqlite":
-        return _prepare_sqlite(contracts)
+    with _generation_lock():
+        if kind == "postgresql":
+            return _prepare_postgresql(contracts, run_name)
+        if kind == "sqlite":
+            return _prepare_sqlite(contracts)
     raise ValueError(kind)
+
+
+HOW_TO_RUN = (
+    "Run: `python -m bench workflow web` (`make bench` runs every benchmark); "
+    "`python -m bench --quick workflow web` or `CONTRACTFLOW_BENCH_QUICK=1` for small sizes "
+    "that print without touching this page. Settings: `CONTRACTFLOW_BENCH_SECONDS` "
+    "(per phase), `CONTRACTFLOW_BENCH_RISK_BACKEND` (python | durable), "
+    "`CONTRACTFLOW_BENCH_PG_ADMIN_URL`, `CONTRACTFLOW_BENCH_CACHE` (SQLite files). The "
+    "databases are generated once per size and schema by `bench/dataset.py` (1,000,000 "
+    "contracts: ~8-11 min on PostgreSQL, ~15 min on SQLite on this machine) and copied "
+    "for each run."
+)
 
 
 def postgres_available() -> bool:
