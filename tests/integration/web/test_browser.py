@@ -6,7 +6,6 @@ Set CONTRACTFLOW_SCREENSHOTS=docs/screenshots to refresh the README's screenshot
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,11 +29,9 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, sqlite_template: Path) -> str:
+def db_url(web_sqlite_url: str) -> str:
     """SQLite: the browser path does not depend on the database (both run in the API tests)."""
-    path = tmp_path / "contractflow.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return web_sqlite_url
 
 
 @pytest.fixture

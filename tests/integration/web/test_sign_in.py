@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,11 +11,9 @@ from tests.integration.web.support import PASSWORD, csrf_from, sign_in
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, sqlite_template: Path) -> str:
+def db_url(web_sqlite_url: str) -> str:
     """SQLite only: these pin HTTP, cookie and token behaviour, the same on every database."""
-    path = tmp_path / "contractflow.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return web_sqlite_url
 
 
 def test_a_visitor_is_sent_to_the_login_page(client: TestClient) -> None:

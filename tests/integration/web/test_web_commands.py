@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,10 +12,8 @@ from tests.integration.cli_support import run_cli
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, sqlite_template: Path) -> str:
-    path = tmp_path / "contractflow.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+def db_url(web_sqlite_url: str) -> str:
+    return web_sqlite_url
 
 
 def test_a_token_made_on_the_command_line_opens_the_api_until_revoked(
