@@ -143,7 +143,8 @@ def contract_page(rt: Runtime, who: Principal, code: str) -> ContractPage:
         stages=stages,
         my_tasks=mine,
         open_tasks=open_tasks,
-        may_revise=may_revise and view.status == "active",
+        # a revision is taken while the contract waits in its first stage (sent back)
+        may_revise=may_revise and view.status == "active" and view.stage == spec.first.id,
         may_fulfil=may_fulfil and view.status == "active",
         days_to=days_to,
         installments=_installments(view),
