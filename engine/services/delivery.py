@@ -264,7 +264,7 @@ def _deliver_one(
         mail_from=settings.mail_from,
         recipients=recipients,
         message_id=row.message_id,
-        date=row.created_at,
+        date=now,
         key=row.key,
     )
     try:
