@@ -253,3 +253,29 @@ def test_a_contract_id_with_slashes_works_in_the_api_and_the_pages(
     assert fulfilled.status_code == 200
     sign_in(client, "alice")
     assert "HT/2026/001" in client.get("/contracts/HT/2026/001").text
+
+
+def test_a_revision_uploaded_on_the_page_shows_what_changed(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    upload(client, bearer(web_rt, "alice"))
+    lena = bearer(web_rt, "lena")
+    task = client.get("/api/tasks", headers=lena).json()[0]["id"]
+    body = {"action": "request_changes", "comment": "add a liability cap of 80%"}
+    client.post(f"/api/tasks/{task}/act", json=body, headers=lena)
+    token = sign_in(client, "alice")
+    assert "Upload a revision" in client.get("/contracts/SC-2026-0042").text
+    revised = (
+        (EXAMPLES / "SC-2026-0042.yaml")
+        .read_text()
+        .replace("liability_cap_percent: 100", "liability_cap_percent: 80")
+    )
+    response = client.post(
+        "/contracts/SC-2026-0042/revise",
+        data={"csrf_token": token},
+        files={"file": ("SC-2026-0042-r2.yaml", revised.encode())},
+    )
+    assert response.status_code == 200, response.text[:500]
+    assert "Revision 2 of SC-2026-0042 submitted" in response.text
+    assert "liability_cap_percent" in response.text and "add a liability cap" in response.text
+    assert client.get("/api/contracts/SC-2026-0042").json()["stage"] == "legal_review"
