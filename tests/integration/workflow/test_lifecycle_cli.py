@@ -117,3 +117,16 @@ def test_the_lifecycle_from_the_command_line(tmp_path: Path) -> None:
         code=2,
     )
     assert "dead_end.yaml:10: stage 'limbo' is not final and has no way out" in bad.stderr
+    report = cf(
+        "workflows", "validate", str(draft.parent / "none.yaml"), "--format", "json", code=2
+    )
+    assert report.json["valid"] is False
+    assert report.json["errors"] == [f"{draft.parent / 'none.yaml'}: no such file"]
+    changed = tmp_path / "standard.yaml"
+    changed.write_text(
+        (Path(__file__).parents[3] / "config" / "workflows" / "standard.yaml")
+        .read_text()
+        .replace("due_in: 3d", "due_in: 4d")
+    )
+    refused = cf("workflows", "load", str(changed), code=1)
+    assert "standard version 1 is already loaded with a different definition" in refused.stderr
