@@ -18,6 +18,11 @@ def sqlite(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cf.db'}"
 
 
+#: Commands whose subject is not the engine run on the Python backend (no worker start-up);
+#: the SPEC-shape check and `rules test` run on durable_rules, the default.
+FAST = {"CONTRACTFLOW_RISK_BACKEND": "python"}
+
+
 def test_check_prints_exactly_the_spec_shape(tmp_path: Path) -> None:
     result = run_cli(
         "rules",
@@ -58,6 +63,7 @@ def test_fail_on_exits_1_only_when_tripped(tmp_path: Path) -> None:
         "--as-of",
         "2027-01-04",
         db_url=sqlite(tmp_path),
+        **FAST,
     )
     calm = run_cli(
         "rules",
@@ -68,6 +74,7 @@ def test_fail_on_exits_1_only_when_tripped(tmp_path: Path) -> None:
         "--as-of",
         "2027-01-04",
         db_url=sqlite(tmp_path),
+        **FAST,
     )
     assert tripped.code == 1, tripped.stderr
     assert calm.code == 0, calm.stderr
@@ -76,16 +83,18 @@ def test_fail_on_exits_1_only_when_tripped(tmp_path: Path) -> None:
 def test_param_overrides_a_threshold_for_one_check(tmp_path: Path) -> None:
     path = str(EXAMPLES / "SC-2026-0051.yaml")
     args = ("rules", "check", path, "--as-of", "2027-01-04", "--format", "json")
-    default = run_cli(*args, db_url=sqlite(tmp_path)).json
-    raised = run_cli(*args, "--param", "exposure_limit=10000000", db_url=sqlite(tmp_path)).json
+    default = run_cli(*args, db_url=sqlite(tmp_path), **FAST).json
+    raised = run_cli(
+        *args, "--param", "exposure_limit=10000000", db_url=sqlite(tmp_path), **FAST
+    ).json
     assert "guarantees.missing" in [f["rule"] for f in default["flags"]]
     assert "guarantees.missing" not in [f["rule"] for f in raised["flags"]]
 
 
 def test_bad_options_are_one_line_and_exit_2(tmp_path: Path) -> None:
     path = str(EXAMPLES / "SC-2026-0051.yaml")
-    unknown = run_cli("rules", "check", path, "--param", "nope=1", db_url=sqlite(tmp_path))
-    severity = run_cli("rules", "check", path, "--fail-on", "dire", db_url=sqlite(tmp_path))
+    unknown = run_cli("rules", "check", path, "--param", "nope=1", db_url=sqlite(tmp_path), **FAST)
+    severity = run_cli("rules", "check", path, "--fail-on", "dire", db_url=sqlite(tmp_path), **FAST)
     for result in (unknown, severity):
         assert result.code == 2
         assert "Traceback" not in result.stderr
@@ -104,6 +113,7 @@ def test_explain_says_why_each_rule_did_not_fire(tmp_path: Path) -> None:
         "--format",
         "json",
         db_url=sqlite(tmp_path),
+        **FAST,
     ).json
     by_rule = {r["rule"]: r for r in out["rules"]}
     assert len(by_rule) == 13
@@ -130,7 +140,7 @@ def test_rules_test_fails_on_a_wrong_example(tmp_path: Path) -> None:
 
 
 def test_list_names_every_rule_with_its_parameters(tmp_path: Path) -> None:
-    out = run_cli("rules", "list", "--format", "json", db_url=sqlite(tmp_path)).json
+    out = run_cli("rules", "list", "--format", "json", db_url=sqlite(tmp_path), **FAST).json
     ids = [r["id"] for r in out]
     assert len(ids) == 13 and len(set(ids)) == 13
     net = next(r for r in out if r["id"] == "payment_terms.long_net_days")
@@ -140,14 +150,14 @@ def test_list_names_every_rule_with_its_parameters(tmp_path: Path) -> None:
 
 def test_init_refuses_a_broken_rule_set_and_keeps_the_one_in_use(tmp_path: Path) -> None:
     url = sqlite(tmp_path)
-    first = run_cli("init", "--format", "json", db_url=url)
+    first = run_cli("init", "--format", "json", db_url=url, **FAST)
     assert first.code == 0, first.stderr
     assert first.json["rules"] == 13
     broken = tmp_path / "rules"
     shutil.copytree(PROJECT_ROOT / "rules", broken)
     path = broken / "renewal.yaml"
     path.write_text(path.read_text().replace("severity: low", "severity: urgent"))
-    refused = run_cli("init", db_url=url, CONTRACTFLOW_RULES_DIR=str(broken))
+    refused = run_cli("init", db_url=url, **FAST, CONTRACTFLOW_RULES_DIR=str(broken))
     assert refused.code == 2
     assert f"{path}:" in refused.stderr and "severity 'urgent'" in refused.stderr
     db = Database(url)
@@ -157,6 +167,6 @@ def test_init_refuses_a_broken_rule_set_and_keeps_the_one_in_use(tmp_path: Path)
     assert len(active) == 1 and active[0].rules_count == 13
     # The stored set is what `rules list` still shows, even with the broken folder around.
     listed = run_cli(
-        "rules", "list", "--format", "json", db_url=url, CONTRACTFLOW_RULES_DIR=str(broken)
+        "rules", "list", "--format", "json", db_url=url, **FAST, CONTRACTFLOW_RULES_DIR=str(broken)
     ).json
     assert any(r["id"] == "renewal.short_notice" and r["severity"] == "low" for r in listed)
