@@ -8,6 +8,7 @@ body is `{"error": first line, "problems": [every line]}`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +21,8 @@ from engine.errors import ContractflowError, Unauthenticated
 from engine.web.deps import LoginRequired
 from engine.web.templating import render
 
+log = logging.getLogger("contractflow.web")
+
 TITLES = {
     400: "Bad request",
     401: "Sign in needed",
@@ -29,6 +32,8 @@ TITLES = {
     409: "Conflict",
     413: "Too large",
     422: "Invalid input",
+    500: "Something went wrong",
+    503: "Not available",
 }
 
 
@@ -95,6 +100,17 @@ def install(app: FastAPI) -> None:
             response.headers[key] = value
         return response
 
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        """A bug or an outage: logged with its traceback, answered without one."""
+        if type(exc).__name__ == "OperationalError" and type(exc).__module__.startswith(
+            "sqlalchemy"
+        ):
+            log.error("database unavailable: %s", str(exc).splitlines()[0])
+            return error_response(request, 503, ["the database is not available; try again"])
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, ["internal error; it has been logged"])
+
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(ContractflowError, on_error)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(RequestValidationError, on_validation)

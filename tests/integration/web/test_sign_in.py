@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -135,3 +137,22 @@ def test_api_docs_are_served_without_a_cdn(client: TestClient) -> None:
     assert "/docs/assets/swagger-ui-bundle.js" in html and "cdn" not in html
     assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/openapi.json").json()["info"]["title"] == "contractflow"
+
+
+def test_a_database_outage_answers_503_without_a_traceback(tmp_path: Path) -> None:
+    from engine.services.runtime import Runtime
+    from engine.settings import Settings
+    from engine.web.app import create_app
+
+    down = Runtime(
+        Settings(
+            database_url="postgresql://nobody@127.0.0.1:1/nothing",
+            data_dir=tmp_path,
+            risk_backend="python",
+        )
+    )
+    with TestClient(create_app(down), raise_server_exceptions=False) as c:
+        response = c.get("/api/me", headers={"Authorization": "Bearer cft_x"})
+    assert response.status_code == 503
+    assert response.json()["error"] == "the database is not available; try again"
+    down.close()
