@@ -20,10 +20,12 @@ fulfil obligations, read the dashboard or administer. The rules, by role:
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
+from engine.domain.contract import CONTRACT_ID_PATTERN
 from engine.errors import Forbidden, NotFound
 from engine.services.auth import Principal
 from engine.store import models as m
@@ -66,11 +68,13 @@ def visible_contracts(session: Session, who: Principal, today: dt.date) -> Colum
 def contract_row(session: Session, who: Principal, code: str, today: dt.date) -> m.Contract:
     """The contract `code` if `who` may see it. Not found and not visible look the same
     (404), so the API does not tell strangers which contract ids exist."""
-    row = session.scalar(
-        select(m.Contract).where(
-            and_(m.Contract.code == code, visible_contracts(session, who, today))
+    row = None
+    if re.match(CONTRACT_ID_PATTERN, code):  # anything else cannot exist: no query
+        row = session.scalar(
+            select(m.Contract).where(
+                and_(m.Contract.code == code, visible_contracts(session, who, today))
+            )
         )
-    )
     if row is None:
         raise NotFound(f"contract {code!r} does not exist")
     return row

@@ -102,11 +102,14 @@ def install(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         """A bug or an outage: logged with its traceback, answered without one."""
-        if type(exc).__name__ == "OperationalError" and type(exc).__module__.startswith(
-            "sqlalchemy"
-        ):
+        kind = type(exc).__name__ if type(exc).__module__.startswith("sqlalchemy") else ""
+        if kind == "OperationalError":
             log.error("database unavailable: %s", str(exc).splitlines()[0])
             return error_response(request, 503, ["the database is not available; try again"])
+        if kind == "DataError":  # e.g. a NUL character or a number out of the column's range
+            return error_response(
+                request, 400, ["a value in the request cannot be stored (control characters?)"]
+            )
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(request, 500, ["internal error; it has been logged"])
 

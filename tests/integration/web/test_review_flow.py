@@ -279,3 +279,21 @@ def test_a_revision_uploaded_on_the_page_shows_what_changed(
     assert "Revision 2 of SC-2026-0042 submitted" in response.text
     assert "liability_cap_percent" in response.text and "add a liability cap" in response.text
     assert client.get("/api/contracts/SC-2026-0042").json()["stage"] == "legal_review"
+
+
+def test_values_the_database_cannot_store_are_a_bad_request(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    upload(client, bearer(web_rt, "alice"))
+    lena = bearer(web_rt, "lena")
+    task = client.get("/api/tasks", headers=lena).json()[0]["id"]
+    with TestClient(client.app, raise_server_exceptions=False) as quiet:
+        response = quiet.post(
+            f"/api/tasks/{task}/act",
+            json={"action": "reject", "comment": "bad\u0000byte"},
+            headers=lena,
+        )
+        assert response.status_code in (200, 400)  # SQLite stores NUL; PostgreSQL cannot
+        page = quiet.get("/contracts/%00", headers=lena, follow_redirects=False)
+        assert page.status_code in (303, 404)
+        assert quiet.get("/api/contracts/%00", headers=lena).status_code == 422
