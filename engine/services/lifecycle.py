@@ -105,8 +105,11 @@ class _Lazy(Mapping[str, Any]):
     """A mapping computed on first use (the `when` values, role head counts): most
     approvals never read them, so they should not pay for loading terms and flags."""
 
-    def __init__(self, load: Callable[[], Mapping[str, Any]]) -> None:
+    def __init__(
+        self, load: Callable[[], Mapping[str, Any]], known: Mapping[str, Any] | None = None
+    ) -> None:
         self._load = load
+        self._known = known or {}  # values at hand: answered without loading
         self._data: Mapping[str, Any] | None = None
 
     def _get(self) -> Mapping[str, Any]:
@@ -115,6 +118,8 @@ class _Lazy(Mapping[str, Any]):
         return self._data
 
     def __getitem__(self, key: str) -> Any:
+        if key in self._known:
+            return self._known[key]
         return self._get()[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -122,6 +127,19 @@ class _Lazy(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._get())
+
+
+def _row_values(row: m.Contract) -> dict[str, Any]:
+    """`when` values the contract row already holds (routes on severity or amount need no
+    terms or flags loaded)."""
+    return {
+        "amount": row.amount,
+        "amount_base": row.amount_base,
+        "direction": row.direction,
+        "currency": row.currency,
+        "title": row.title,
+        "risk.max_severity": row.max_severity,
+    }
 
 
 def _holders(session: Session) -> dict[str, int]:
@@ -681,7 +699,8 @@ def _decide_in(
         roles=frozenset(principal.role_names),
         as_user=principal.username,
     )
-    env = _env(rt, session, _Lazy(lambda: _when_from_flags(session, row)), now)
+    when = _Lazy(lambda: _when_from_flags(session, row), known=_row_values(row))
+    env = _env(rt, session, when, now)
     tr = transition(spec, state, Decide(task.id, action, actor, comment), env)
     from_stage = row.stage
     delegator = principal if principal.id != user.id else None
