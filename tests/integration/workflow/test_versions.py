@@ -83,3 +83,54 @@ def test_loading_is_all_or_nothing(wrt: Runtime, tmp_path: Path) -> None:
     with pytest.raises(InvalidDefinition):
         load_files(wrt, [good, bad])
     assert "other" not in {w.workflow for w in list_workflows(wrt)}
+
+
+def _approve_open(
+    wrt: Runtime, view: lifecycle.ContractView, who: dict[str, str]
+) -> lifecycle.ContractView:
+    for task in [t for t in view.tasks if t.status == "open"]:
+        view = lifecycle.act(wrt, task.id, "approve", who[task.role])
+    return view
+
+
+REVIEWERS = {
+    "procurement": "paul",
+    "legal": "lena",
+    "finance": "fei",
+    "risk_officer": "rita",
+    "signer": "sam",
+    "contract_admin": "alice",
+}
+
+
+def test_a_purchase_goes_through_procurement_first(wrt: Runtime, tmp_path: Path) -> None:
+    draft = contract_file(tmp_path, direction="buy", amount=800000, title="Valves [high]")
+    view = lifecycle.submit(wrt, draft, "anna", workflow="purchase")
+    assert [t.role for t in view.tasks] == ["procurement"]
+    view = _approve_open(wrt, view, REVIEWERS)
+    assert view.stage == "legal_review"
+    assert sorted(t.role for t in view.tasks if t.status == "open") == ["finance", "legal"]
+    view = _approve_open(wrt, view, REVIEWERS)
+    assert view.stage == "risk_review"  # a high flag
+    view = _approve_open(wrt, view, REVIEWERS)
+    assert view.stage == "signing"
+    assert [t.approvals_required for t in view.tasks if t.status == "open"] == [1]
+
+
+def test_fast_track_sends_larger_contracts_to_the_risk_officer(
+    wrt: Runtime, tmp_path: Path
+) -> None:
+    small = lifecycle.submit(
+        wrt,
+        contract_file(tmp_path, "a.yaml", id="FT-1", amount=100000),
+        "alice",
+        workflow="fast_track",
+    )
+    assert _approve_open(wrt, small, REVIEWERS).stage == "signing"
+    large = lifecycle.submit(
+        wrt,
+        contract_file(tmp_path, "b.yaml", id="FT-2", amount=900000),
+        "alice",
+        workflow="fast_track",
+    )
+    assert _approve_open(wrt, large, REVIEWERS).stage == "risk_review"
