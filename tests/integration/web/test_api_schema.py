@@ -18,7 +18,7 @@ from engine.web.app import create_app
 from tests.integration.web.support import bearer
 from tests.support import EXAMPLES
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 5
 
 
 def test_no_generated_request_causes_a_server_error(web_rt: Runtime) -> None:
