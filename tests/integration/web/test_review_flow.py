@@ -297,3 +297,21 @@ def test_values_the_database_cannot_store_are_a_bad_request(
         page = quiet.get("/contracts/%00", headers=lena, follow_redirects=False)
         assert page.status_code in (303, 404)
         assert quiet.get("/api/contracts/%00", headers=lena).status_code == 422
+
+
+def test_a_word_draft_is_read_through_document_intake(client: TestClient, web_rt: Runtime) -> None:
+    from engine.services.contracts import read_contract
+    from engine.services.documents import render
+
+    contract = read_contract(web_rt, EXAMPLES / "SC-2026-0060.json")
+    docx = render(web_rt, contract)
+    alice = bearer(web_rt, "alice")
+    response = client.post(
+        "/api/contracts/upload", files={"file": ("draft.docx", docx)}, headers=alice
+    )
+    assert response.status_code == 201, response.text[:500]
+    assert response.json()["id"] == "SC-2026-0060"
+    fake = client.post(
+        "/api/contracts/upload", files={"file": ("fake.docx", b"not a zip")}, headers=alice
+    )
+    assert fake.status_code == 400 and "not a .docx" in fake.json()["error"]
