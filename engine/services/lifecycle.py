@@ -217,7 +217,8 @@ def _state(
             )
         )
     )
-    approvals: dict[int, set[int]] = {}
+    approvals: dict[int, set[int]] = {}  # whose part each approval counts as
+    acted: dict[int, set[int]] = {}  # who typed it
     if tasks:
         for task_id, user_id, for_id in session.execute(
             select(m.Approval.task_id, m.Approval.user_id, m.Approval.on_behalf_of_id).where(
@@ -225,7 +226,12 @@ def _state(
             )
         ):
             approvals.setdefault(task_id, set()).add(for_id or user_id)
-    ids = {t.assignee_id for t in tasks} | {u for s in approvals.values() for u in s}
+            acted.setdefault(task_id, set()).add(user_id)
+    ids = (
+        {t.assignee_id for t in tasks}
+        | {u for s in approvals.values() for u in s}
+        | {u for s in acted.values() for u in s}
+    )
     names = (
         dict(session.execute(select(m.User.id, m.User.username).where(m.User.id.in_(ids))).all())
         if ids - {None}
@@ -242,6 +248,7 @@ def _state(
                 role=t.role,
                 required=t.approvals_required,
                 approved_by=frozenset(names[u] for u in approvals.get(t.id, set())),
+                approvers=frozenset(names[u] for u in acted.get(t.id, set())),
                 assignee=names.get(t.assignee_id) if t.assignee_id else None,
             )
             for t in tasks

@@ -39,7 +39,8 @@ class TaskState:
     stage: str
     role: str
     required: int = 1
-    approved_by: frozenset[str] = frozenset()
+    approved_by: frozenset[str] = frozenset()  # whose parts are approved (delegators count)
+    approvers: frozenset[str] = frozenset()  # the people who actually approved
     assignee: str | None = None
 
 
@@ -214,10 +215,17 @@ def _decide(
             raise Forbidden(f"{state.submitter} submitted this contract and may not approve it")
         if who in task.approved_by:
             raise Conflict(f"{who} has already approved task {task.key}")
+        if actor.username in task.approvers:
+            # One person gives one of the N approvals, whoever they stand in for.
+            raise Conflict(f"{actor.username} has already approved task {task.key}")
         effects.append(AddApproval(task.key, actor.username, actor.on_behalf_of))
         approved = task.approved_by | {who}
         if len(approved) < task.required:
-            tasks = tuple(replace(t, approved_by=approved) if t is task else t for t in state.tasks)
+            approvers = task.approvers | {actor.username}
+            tasks = tuple(
+                replace(t, approved_by=approved, approvers=approvers) if t is task else t
+                for t in state.tasks
+            )
             return Transition(replace(state, tasks=tasks), tuple(effects))
         effects.append(CloseTask(task.key, "approved"))
         remaining = tuple(t for t in state.tasks if t is not task)

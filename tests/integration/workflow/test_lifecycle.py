@@ -342,3 +342,39 @@ def test_the_risk_evaluator_is_asked_on_submit_and_revise(wrt: Runtime, tmp_path
     lifecycle.act(wrt, open_task(view, "legal"), "request_changes", "lena", "fix")
     lifecycle.revise(wrt, view.id, contract_file(tmp_path, "r.yaml", amount=600000), "alice")
     assert evaluator.calls == 2
+
+
+BOARD = """workflow: board
+version: 1
+stages:
+  - id: drafting
+    actions: {submit: signing}
+  - id: signing
+    tasks: [{role: signer, approvals: all}]
+    actions: {approve: done, reject: drafting}
+  - id: done
+    final: true
+"""
+
+
+def test_approvals_all_needs_every_signer_and_one_person_gives_one_approval(
+    wrt: Runtime, tmp_path: Path
+) -> None:
+    from engine.services.workflows import load_files
+
+    path = tmp_path / "board.yaml"
+    path.write_text(BOARD)
+    load_files(wrt, [path])
+    view = lifecycle.submit(wrt, contract_file(tmp_path), "alice", workflow="board")
+    task = open_task(view, "signer")
+    assert next(t for t in view.tasks if t.id == task).approvals_required == 2  # sam, sue
+    today = wrt.today()
+    lifecycle.delegate(wrt, "sue", "sam", today, today)
+    view = lifecycle.act(wrt, task, "approve", "sam")
+    assert view.stage == "signing"
+    # sam stands in for sue, but one person may not give two of the approvals.
+    with pytest.raises(Conflict, match="sam has already approved"):
+        lifecycle.act(wrt, task, "approve", "sam", on_behalf_of="sue")
+    view = lifecycle.act(wrt, task, "approve", "sue")
+    assert (view.stage, view.status) == ("done", "closed")
+    assert next(t for t in view.tasks if t.id == task).approved_by == ["sam", "sue"]
