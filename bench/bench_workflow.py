@@ -443,7 +443,16 @@ Profiled with pyinstrument and a statement counter on PostgreSQL (20,000 contrac
   counter row (`contract_counters`) during this session. Every other statement on these
   paths is an indexed lookup by contract, task or user id (EXPLAIN ANALYZE), so the
   large/small ratios above should stay near 1 apart from cache effects and load.
-- Under 4 workers, concurrent submits still conflicted on the contract code before the
-  counter landed (retried and counted in the table); with the counter row they wait on
-  its row lock instead.
+- **Concurrent submits queue on the id counter.** `submit_contract` takes the
+  `contract_counters` row lock (`SELECT ... FOR UPDATE` in `_next_code`) first and holds
+  it through scoring, the .docx rendering and building the view, so submits of the same
+  prefix run one at a time: with 4 workers submit p50 rises from ~70-100 ms to ~300-550 ms
+  on PostgreSQL while approvals rise far less. Taking the number last (just before the
+  INSERT, after rendering and scoring, which need only the terms) or in its own short
+  transaction would let submits overlap. Before the counter landed, the same race ended
+  in unique-key conflicts instead (counted in the table when they occur).
+- **Load.** These runs shared the 2 cores with other engineers' test suites (load 5-11,
+  in the table); the cells ran one after another, so a size or worker ratio also carries
+  the change in load between its two cells. The 1,000,000/10,000 ratios below 1 on
+  PostgreSQL are that, not a speed-up.
 """
