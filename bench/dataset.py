@@ -18,8 +18,8 @@ audit events and the indexes the product declares, as the services would have wr
 them. Two things are knowingly not real: the copied audit events keep the hash values of
 their seed, so `contractflow audit verify` would report the copies' chains as broken (the
 benchmarks never verify them; new events chain onto them as usual); and the copies have
-no stored .docx in `documents` (the seeds do): at ~40 KB of incompressible zip per
-revision, 1,000,000 of them would be ~40 GB, and no measured path reads another
+no stored .docx in `documents` (the seeds do): at 13-14 KB of zip per revision,
+1,000,000 of them would add ~14 GB to every copy, and no measured path reads another
 contract's document.
 
 Generation runs once per size and schema: on PostgreSQL into a template database
@@ -498,7 +498,8 @@ def prepare(kind: str, contracts: int, run_name: str = "cf_bench_run") -> BenchD
 HOW_TO_RUN = (
     "Run: `python -m bench workflow web` (`make bench` runs every benchmark); "
     "`python -m bench --quick workflow web` or `CONTRACTFLOW_BENCH_QUICK=1` for small sizes "
-    "that print without touching this page. Settings: `CONTRACTFLOW_BENCH_SECONDS` "
+    "that print without touching this page (about 2.5 minutes here once their small "
+    "databases are cached). Settings: `CONTRACTFLOW_BENCH_SECONDS` "
     "(per phase), `CONTRACTFLOW_BENCH_RISK_BACKEND` (python | durable), "
     "`CONTRACTFLOW_BENCH_PG_ADMIN_URL`, `CONTRACTFLOW_BENCH_CACHE` (SQLite files). The "
     "databases are generated once per size and schema by `bench/dataset.py` (1,000,000 "
