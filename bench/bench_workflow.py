@@ -79,13 +79,13 @@ def _cycle(
     from engine.services.views import show
 
     while True:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             view = submit(rt, draft, submitter)
         except Conflict:  # two submits took the same next code; a person would retry
-            log.append(("submit", started, time.perf_counter() - started, "conflict"))
+            log.append(("submit", started, time.perf_counter() - started, "conflict", 0.0))
             continue
-        log.append(("submit", started, time.perf_counter() - started, "ok"))
+        log.append(("submit", started, time.perf_counter() - started, "ok", _cpu(cpu)))
         break
     for _ in range(10):
         if view.stage == "signing" or view.status != "active":
@@ -93,17 +93,22 @@ def _cycle(
         tasks = [t for t in view.tasks if t.status == "open" and t.stage == view.stage]
         stage = view.stage
         for task in tasks:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             if via == "act":
                 view = act(rt, task.id, "approve", approvers[task.role], "ok")
                 stage = view.stage
             else:
                 stage = decide(rt, task.id, "approve", approvers[task.role], "ok").stage
-            log.append(("approve", started, time.perf_counter() - started, "ok"))
+            log.append(("approve", started, time.perf_counter() - started, "ok", _cpu(cpu)))
         if via != "act" and stage not in ("signing", view.stage):
             view = show(rt, view.id)  # routed (risk review): read its new tasks, untimed
         elif via != "act":
             return
+
+
+def _cpu(since: float) -> float:
+    """CPU seconds this process spent since `since` (the app's share, whatever the load)."""
+    return time.process_time() - since
 
 
 def _worker(
@@ -131,7 +136,7 @@ def _worker(
             _cycle(rt, drafts[turn % 2], submitter, approvers, via, log)
             turn += 1
     rt.close()
-    out.put([(k, s - start, d, o) for k, s, d, o in log])
+    out.put([(k, s - start, d, o, c) for k, s, d, o, c in log])
 
 
 # --------------------------------------------------------------------------- measuring
@@ -146,12 +151,12 @@ class Cell:
     seconds: float
     load_before: str
     load_after: str
-    actions: list[tuple[str, float, float, str]] = field(default_factory=list)
+    actions: list[tuple[str, float, float, str, float]] = field(default_factory=list)
 
     def done(self, kind: str | None = None) -> list[float]:
         return [
             d
-            for k, s, d, o in self.actions
+            for k, s, d, o, _ in self.actions
             if o == "ok" and (kind is None or k == kind) and s + d <= self.seconds
         ]
 
@@ -160,6 +165,17 @@ class Cell:
 
     def p(self, q: float, kind: str | None = None) -> float:
         return percentile(self.done(kind), q)
+
+    def cpu(self, kind: str) -> float:
+        """Median CPU seconds per action in the worker process (less load-sensitive)."""
+        return percentile(
+            [
+                c
+                for k, s, d, o, c in self.actions
+                if o == "ok" and k == kind and s + d <= self.seconds
+            ],
+            50,
+        )
 
     @property
     def conflicts(self) -> int:
@@ -272,6 +288,7 @@ def render(
                 ms(c.p(99)),
                 f"{ms(c.p(50, 'submit'))} / {ms(c.p(99, 'submit'))}",
                 f"{ms(c.p(50, 'approve'))} / {ms(c.p(99, 'approve'))}",
+                f"{ms(c.cpu('submit'))} / {ms(c.cpu('approve'))}",
                 c.conflicts,
                 ms(baselines[(c.kind, c.contracts)]),
                 f"{c.load_before} -> {c.load_after}",
@@ -289,6 +306,7 @@ def render(
             "p99 ms",
             "submit p50 / p99 ms",
             "approve p50 / p99 ms",
+            "app CPU per submit / approve, p50 ms",
             "submit conflicts (retried)",
             "baseline: SELECT 1 p50 ms",
             "load (1/5/15 min) before -> after",
@@ -347,7 +365,9 @@ def render(
             "`show` prints it; what the CLI and the web API call) or `lifecycle.decide` (the "
             "same checks and transaction, a small result). Each worker is a process with its "
             f"own `Runtime`; all run together for {seconds:g} s after a warm-up cycle. "
-            "Latencies are per call, in the calling process. The baseline column is a "
+            "Latencies are per call, in the calling process; the CPU column is the calling "
+            "process's own CPU time per call (the database's is not in it), which the load "
+            "of other processes disturbs far less than wall time. The baseline column is a "
             "`SELECT 1` transaction through the same `Database`, measured in the same run.",
             dataset.HOW_TO_RUN,
             main,
@@ -411,11 +431,12 @@ Profiled with pyinstrument and a statement counter on PostgreSQL (20,000 contrac
 2026-11-25, while the machine ran other people's test suites (load 6-10 on 2 cores):
 
 - **The cost is CPU per action in the calling process, not the size of the database.**
-  One `act` (approve) issues about 30 SQL statements and spends about 17 ms of CPU in
-  Python (SQLAlchemy unit of work, pydantic views); one `submit` about 28 statements and
-  32 ms (scoring, the revision's .docx, the view). With 2 cores shared by the workers
-  and PostgreSQL, throughput is bounded near 2 cores / CPU per action, so 4 workers add
-  little over 1. 1,000 actions/s on 2 cores leaves about 2 ms of CPU per action for the
+  One approval issues about 30 SQL statements (22 for `decide`; `act` adds ~10 to re-read
+  the contract) and spends 7-12 ms of CPU in Python (SQLAlchemy unit of work, pydantic
+  views: the CPU column); one `submit` about 28 statements and ~30 ms (scoring, the
+  revision's .docx, the view). PostgreSQL's own CPU per statement comes on top. With 2
+  cores shared by the workers and PostgreSQL, throughput is bounded near 2 cores / CPU
+  per action, so 4 workers add little over 1. 1,000 actions/s on 2 cores leaves about 2 ms of CPU per action for the
   app and the database together: an order of magnitude below this design, not a tuning
   matter. Where the owner (lifecycle, issue 3) could cut: `act` re-reads the whole
   contract after committing (`show`: ~10 statements and a full `ContractView` with its
