@@ -431,14 +431,14 @@ Profiled with pyinstrument and a statement counter on PostgreSQL (20,000 contrac
 2026-11-25, while the machine ran other people's test suites (load 6-10 on 2 cores):
 
 - **The cost is CPU per action in the calling process, not the size of the database.**
-  One approval issues about 30 SQL statements (22 for `decide`; `act` adds ~10 to re-read
-  the contract) and spends 7-12 ms of CPU in Python (SQLAlchemy unit of work, pydantic
-  views: the CPU column); one `submit` about 28 statements and ~30 ms (scoring, the
-  revision's .docx, the view). PostgreSQL's own CPU per statement comes on top. With 2
-  cores shared by the workers and PostgreSQL, throughput is bounded near 2 cores / CPU
-  per action, so 4 workers add little over 1. 1,000 actions/s on 2 cores leaves about 2 ms of CPU per action for the
-  app and the database together: an order of magnitude below this design, not a tuning
-  matter. Where the owner (lifecycle, issue 3) could cut: `act` re-reads the whole
+  One approval issues 27 SQL statements through `act` (17 through `decide`; `act` adds
+  10 to re-read the contract) and spends 7-12 ms of CPU in Python (SQLAlchemy unit of
+  work, pydantic views: the CPU column); one `submit` 30 statements and ~30 ms (scoring,
+  the revision's .docx, the view). PostgreSQL's own CPU per statement comes on top.
+  With 2 cores shared by the workers and PostgreSQL, throughput is bounded near
+  2 cores / CPU per action, so 4 workers add little over 1. 1,000 actions/s on 2 cores
+  leaves about 2 ms of CPU per action for the app and the database together: an order
+  of magnitude below this design, not a tuning matter. Where the owner (lifecycle, issue 3) could cut: `act` re-reads the whole
   contract after committing (`show`: ~10 statements and a full `ContractView` with its
   history) - `decide` skips it and is what the "decide" rows measure; `get_user` loads
   roles with a second query on every call and the workflow definition row is read on
