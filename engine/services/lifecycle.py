@@ -95,6 +95,12 @@ def _unit_of_work(rt: Runtime) -> Iterator[Session]:
         raise
 
 
+def _evaluator_ready(rt: Runtime) -> None:
+    """Start the risk evaluator before our transaction opens: building it reads the stored
+    rule set in a transaction of its own, which on SQLite would wait for our write lock."""
+    _ = rt.evaluator
+
+
 def _lock(row: m.Contract, now: dt.datetime) -> None:
     """Bump the contract's version now: the UPDATE takes the row lock before any reads
     that the decision depends on are acted upon."""
@@ -468,6 +474,7 @@ def submit_contract(
 ) -> ContractView:
     """Submit an already-read `Contract` (the web app's upload path uses this)."""
     now = rt.clock()
+    _evaluator_ready(rt)
     with _unit_of_work(rt) as session:
         user = get_user(session, username)
         _require_role(user, SUBMITTER_ROLES, "submit contracts")
@@ -542,6 +549,7 @@ def revise(rt: Runtime, code: str, path: Path, username: str) -> ContractView:
     if contract.id is not None and contract.id != code:
         raise InvalidInput(f"{path}: id: {contract.id} is not the contract {code} being revised")
     now = rt.clock()
+    _evaluator_ready(rt)
     with _unit_of_work(rt) as session:
         user = get_user(session, username)
         _require_role(user, SUBMITTER_ROLES, "revise contracts")
@@ -806,6 +814,7 @@ def _settle(
     comment: str | None,
 ) -> ContractView:
     now = rt.clock()
+    _evaluator_ready(rt)
     with _unit_of_work(rt) as session:
         user = get_user(session, username)
         row = get_contract_row(session, code)
