@@ -475,10 +475,21 @@ def submit_contract(
     """Submit an already-read `Contract` (the web app's upload path uses this)."""
     now = rt.clock()
     _evaluator_ready(rt)
+    if contract.id is None:
+        # Taken in a short transaction of its own, so submits without an id do not queue
+        # behind each other's whole submission (a failed submit leaves a gap: harmless).
+        with _unit_of_work(rt) as session:
+            user = get_user(session, username)
+            _require_role(user, SUBMITTER_ROLES, "submit contracts")
+            code = _next_code(session, contract, rt.today().year)
+        contract = contract.model_copy(update={"id": code})
+        fresh = True
+    else:
+        fresh = False
     with _unit_of_work(rt) as session:
         user = get_user(session, username)
         _require_role(user, SUBMITTER_ROLES, "submit contracts")
-        if contract.id is not None:
+        if contract.id is not None and not fresh:
             existing = session.scalar(select(m.Contract).where(m.Contract.code == contract.id))
             if existing is not None:
                 if workflow is not None:
@@ -496,8 +507,8 @@ def submit_contract(
                 return contract_view(session, rt, existing)
         definition = latest_definition(session, workflow or DEFAULT_WORKFLOW)
         spec = spec_for(session, definition.id)
-        code = contract.id or _next_code(session, contract, rt.today().year)
-        contract = contract.model_copy(update={"id": code})
+        assert contract.id is not None
+        code = contract.id
         owner = _owner(session, contract, user)
         row = m.Contract(
             code=code,
