@@ -51,6 +51,13 @@ def run(as_of: DateOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     with runtime() as rt:
         result = run_alerts(rt, day)
     emit(result, fmt)
+    if result["failed"]:
+        typer.echo(
+            f"note: {result['failed']} alert(s) not delivered; see "
+            "`contractflow alerts list --status pending` (sent on a later run) and "
+            "`--status failed` (refused; `contractflow alerts retry ID` after fixing)",
+            err=True,
+        )
 
 
 def list_(
