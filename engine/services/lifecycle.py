@@ -38,7 +38,6 @@ from engine.services.contracts import read_contract
 from engine.services.documents import store_revision_document
 from engine.services.runtime import Runtime
 from engine.services.scoring import evaluate_and_store
-from engine.services.users import get_user
 from engine.services.views import (
     active_delegators,
     contract_view,
@@ -93,6 +92,18 @@ def _unit_of_work(rt: Runtime) -> Iterator[Session]:
         if "uq_audit_events_contract_seq" in text or "audit_events" in text:
             raise Conflict("someone else acted on this contract at the same time; retry") from None
         raise
+
+
+def get_user(session: Session, username: str) -> m.User:
+    """A user with their roles in one round trip (the users service's lookup takes two)."""
+    from sqlalchemy.orm import joinedload
+
+    user = session.scalar(
+        select(m.User).where(m.User.username == username).options(joinedload(m.User.roles))
+    )
+    if user is None:
+        raise NotFound(f"user {username!r} does not exist (add it with `contractflow users add`)")
+    return user
 
 
 def _evaluator_ready(rt: Runtime) -> None:
