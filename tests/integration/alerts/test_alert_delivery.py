@@ -403,3 +403,38 @@ def test_planned_levels_match_the_bands_day_by_day(make_rt: Any, people: dict[st
     }
     assert planned == expected
     assert set(expected.values()) == {"due_soon", "overdue", "overdue_high", "overdue_critical"}
+
+
+def test_two_jobs_at_once_still_send_each_alert_once(
+    make_rt: Any, people: dict[str, int], smtp: SmtpServer
+) -> None:
+    """Two alert jobs racing (two workers, or a manual run during the scheduled one)."""
+    import threading
+
+    first, second = make_rt(smtp.port), make_rt(smtp.port)
+    with first.db.transaction() as session:
+        add_contract(
+            session,
+            "SC-RACE",
+            session.get(m.User, people["alice"]),
+            [{"oid": f"OB-{i}", "due": day(-i)} for i in range(60)],
+        )
+    smtp.handler.delay = 0.002
+    results: list[dict[str, int]] = []
+    errors: list[BaseException] = []
+
+    def job(rt: Any) -> None:
+        try:
+            results.append(run_alerts(rt, AS_OF, batch_size=5))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=job, args=(rt,)) for rt in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert sum(r["sent"] for r in results) == 60
+    keys = Counter(msg.message["X-Contractflow-Alert"] for msg in smtp.messages)
+    assert len(keys) == 60 and set(keys.values()) == {1}
