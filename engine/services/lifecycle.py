@@ -36,6 +36,7 @@ from engine.expressions import context_for
 from engine.services import audit
 from engine.services.contracts import read_contract
 from engine.services.documents import store_revision_document
+from engine.services.evaluation_report import store_evaluation_report
 from engine.services.runtime import Runtime
 from engine.services.scoring import evaluate_and_store
 from engine.services.views import (
@@ -43,6 +44,7 @@ from engine.services.views import (
     contract_view,
     current_contract,
     get_contract_row,
+    show,
     term_changes,
 )
 from engine.services.workflows import latest_definition, spec_for
@@ -66,6 +68,8 @@ from engine.workflow.machine import (
 DEFAULT_WORKFLOW = "standard"
 SUBMITTER_ROLES = frozenset({"contract_admin", "admin"})
 OBLIGATION_ROLES = frozenset({"contract_admin", "contract_manager", "admin"})
+#: Entering a stage with this id writes and keeps the evaluation report.
+EVALUATION_STAGE = "evaluation"
 REASSIGN_ROLES = frozenset({"admin", "contract_manager"})
 
 
@@ -686,8 +690,11 @@ def act(
     contract as `show` prints it (read in the same transaction).
     """
     with _unit_of_work(rt) as session:
-        row, _ = _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)
-        return contract_view(session, rt, row)
+        row, outcome = _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)
+        view = contract_view(session, rt, row)
+    if _keep_evaluation_report(rt, outcome.contract, outcome.from_stage, outcome.stage):
+        return show(rt, outcome.contract)
+    return view
 
 
 def decide(
@@ -701,7 +708,9 @@ def decide(
     """`act` without building the full contract view afterwards (for batch callers and
     the benchmark): same checks, same transaction, a small result."""
     with _unit_of_work(rt) as session:
-        return _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)[1]
+        outcome = _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)[1]
+    _keep_evaluation_report(rt, outcome.contract, outcome.from_stage, outcome.stage)
+    return outcome
 
 
 def _decide_in(
@@ -898,7 +907,21 @@ def _settle(
             },
         )
         session.flush()
-        return contract_view(session, rt, row)
+        view = contract_view(session, rt, row)
+    if _keep_evaluation_report(rt, code, from_stage, view.stage):
+        return show(rt, code)
+    return view
+
+
+def _keep_evaluation_report(rt: Runtime, code: str, from_stage: str, to_stage: str) -> bool:
+    """Entering the `evaluation` stage writes the evaluation report and keeps it, so the
+    stage's task points to a document (docs/documents.md). It is written after the commit
+    because it reads the committed history; if it cannot be written the move still stands
+    and the report is produced on demand (`contractflow report`)."""
+    if to_stage != EVALUATION_STAGE or from_stage == EVALUATION_STAGE:
+        return False
+    store_evaluation_report(rt, code)
+    return True
 
 
 # --------------------------------------------------------------------------- people
