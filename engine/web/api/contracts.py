@@ -17,7 +17,7 @@ from engine.services.uploads import read_data, read_upload
 from engine.services.views import show
 from engine.web.api.params import ContractCode, Name, ObligationId
 from engine.web.deps import ApiUser, RuntimeDep
-from engine.web.downloads import download
+from engine.web.downloads import download, download_report
 
 router = APIRouter(tags=["contracts"])
 
@@ -108,6 +108,16 @@ def get_document(
 ) -> Response:
     """The contract document (.docx) of a revision (default: the current one)."""
     return download(rt, user, code, revision)
+
+
+@router.get(
+    "/contracts/{code:path}/report",
+    response_class=Response,
+    responses={200: {"content": {DOCX_MEDIA_TYPE: {}}, "description": "the .docx"}},
+)
+def get_report(rt: RuntimeDep, user: ApiUser, code: ContractCode) -> Response:
+    """The evaluation report (.docx): the one kept when the contract entered evaluation."""
+    return download_report(rt, user, code)
 
 
 @router.post("/contracts/{code:path}/obligations/{obligation}/fulfil", response_model=ContractView)

@@ -14,7 +14,7 @@ from engine.services import access, lifecycle
 from engine.services.contract_page import contract_page
 from engine.services.portfolio import task_contract_code, visible_contract_list
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
-from engine.web.downloads import download
+from engine.web.downloads import download, download_report
 from engine.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -92,6 +92,11 @@ def document_download(
     return download(rt, user, code, revision)
 
 
+@router.get("/contracts/{code:path}/report")
+def report_download(rt: RuntimeDep, user: PageUser, code: str) -> Response:
+    return download_report(rt, user, code)
+
+
 @router.get("/contracts/{code:path}")
 def contract_detail(request: Request, rt: RuntimeDep, user: PageUser, code: str) -> Response:
     page = contract_page(rt, user, code)
@@ -123,7 +128,17 @@ def contract_detail(request: Request, rt: RuntimeDep, user: PageUser, code: str)
                     "label": f"Revision {r.number} (.docx)",
                 }
                 for r in page.contract.revisions
-            ],
+            ]
+            + (
+                [
+                    {
+                        "url": f"{contract_url(page.contract.id)}/report",
+                        "label": "Evaluation report (.docx)",
+                    }
+                ]
+                if page.contract.stage in ("evaluation", "closed")
+                else []
+            ),
         },
     )
 

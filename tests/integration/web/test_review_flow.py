@@ -315,3 +315,15 @@ def test_a_word_draft_is_read_through_document_intake(client: TestClient, web_rt
         "/api/contracts/upload", files={"file": ("fake.docx", b"not a zip")}, headers=alice
     )
     assert fake.status_code == 400 and "not a .docx" in fake.json()["error"]
+
+
+def test_the_evaluation_report_downloads_for_those_who_may_see_it(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    upload(client, bearer(web_rt, "alice"))
+    response = client.get("/api/contracts/SC-2026-0042/report", headers=bearer(web_rt, "lena"))
+    assert response.status_code == 200
+    assert response.content.startswith(b"PK")
+    assert "evaluation" in response.headers["content-disposition"].lower()
+    hidden = client.get("/api/contracts/SC-2026-0042/report", headers=bearer(web_rt, "sam"))
+    assert hidden.status_code == 404
