@@ -9,6 +9,7 @@ from engine.errors import Forbidden, NotFound
 from engine.services import access
 from engine.services.auth import Principal
 from engine.services.runtime import Runtime
+from engine.services.views import summaries, summaries_query
 from engine.store import models as m
 
 MAX_LIMIT = 500
@@ -26,39 +27,12 @@ def visible_contract_list(
     """Contracts `who` may see, most recently changed first."""
     with rt.db.sessions() as session:
         query = (
-            select(
-                m.Contract,
-                m.WorkflowDefinition.name,
-                m.WorkflowDefinition.version,
-                m.User.username,
-            )
-            .join(m.WorkflowDefinition, m.WorkflowDefinition.id == m.Contract.workflow_id)
-            .join(m.User, m.User.id == m.Contract.owner_id)
+            summaries_query(status, stage)
             .where(access.visible_contracts(session, who, rt.today()))
-            .order_by(m.Contract.updated_at.desc(), m.Contract.id.desc())
             .limit(min(max(limit, 1), MAX_LIMIT))
             .offset(max(offset, 0))
         )
-        if status:
-            query = query.where(m.Contract.status == status)
-        if stage:
-            query = query.where(m.Contract.stage == stage)
-        return [
-            ContractSummary(
-                id=c.code,
-                title=c.title,
-                stage=c.stage,
-                status=c.status,
-                workflow=name,
-                workflow_version=version,
-                max_severity=c.max_severity,
-                owner=owner,
-                amount=c.amount,
-                currency=c.currency,
-                updated_at=c.updated_at,
-            )
-            for c, name, version, owner in session.execute(query)
-        ]
+        return summaries(session, query)
 
 
 def task_contract_code(rt: Runtime, who: Principal, task_id: int) -> str:

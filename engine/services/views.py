@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from engine.domain.contract import Contract
@@ -307,40 +307,51 @@ def current_contract(session: Session, row: m.Contract) -> Contract:
     return Contract.model_validate(terms)
 
 
+#: contract, workflow name, workflow version, owner's user name
+SummarySelect = Select[m.Contract, str, int, str]
+
+
+def summaries_query(status: str | None = None, stage: str | None = None) -> SummarySelect:
+    """Contract summaries, most recently changed first; callers add limits and filters."""
+    query = (
+        select(m.Contract, m.WorkflowDefinition.name, m.WorkflowDefinition.version, m.User.username)
+        .join(m.WorkflowDefinition, m.WorkflowDefinition.id == m.Contract.workflow_id)
+        .join(m.User, m.User.id == m.Contract.owner_id)
+        .order_by(m.Contract.updated_at.desc(), m.Contract.id.desc())
+    )
+    if status:
+        query = query.where(m.Contract.status == status)
+    if stage:
+        query = query.where(m.Contract.stage == stage)
+    return query
+
+
+def summaries(session: Session, query: SummarySelect) -> list[ContractSummary]:
+    """Run a `summaries_query` into one `ContractSummary` per row."""
+    return [
+        ContractSummary(
+            id=c.code,
+            title=c.title,
+            stage=c.stage,
+            status=c.status,
+            workflow=name,
+            workflow_version=version,
+            max_severity=c.max_severity,
+            owner=owner,
+            amount=c.amount,
+            currency=c.currency,
+            updated_at=c.updated_at,
+        )
+        for c, name, version, owner in session.execute(query)
+    ]
+
+
 def list_contracts(
     rt: Runtime, *, status: str | None = None, stage: str | None = None, limit: int = 500
 ) -> list[ContractSummary]:
     """Contracts, most recently changed first (for lists in the CLI and web app)."""
     with rt.db.sessions() as session:
-        query = (
-            select(
-                m.Contract, m.WorkflowDefinition.name, m.WorkflowDefinition.version, m.User.username
-            )
-            .join(m.WorkflowDefinition, m.WorkflowDefinition.id == m.Contract.workflow_id)
-            .join(m.User, m.User.id == m.Contract.owner_id)
-            .order_by(m.Contract.updated_at.desc(), m.Contract.id.desc())
-            .limit(limit)
-        )
-        if status:
-            query = query.where(m.Contract.status == status)
-        if stage:
-            query = query.where(m.Contract.stage == stage)
-        return [
-            ContractSummary(
-                id=c.code,
-                title=c.title,
-                stage=c.stage,
-                status=c.status,
-                workflow=name,
-                workflow_version=version,
-                max_severity=c.max_severity,
-                owner=owner,
-                amount=c.amount,
-                currency=c.currency,
-                updated_at=c.updated_at,
-            )
-            for c, name, version, owner in session.execute(query)
-        ]
+        return summaries(session, summaries_query(status, stage).limit(limit))
 
 
 def active_delegators(session: Session, user_id: int, today: dt.date) -> list[m.User]:
