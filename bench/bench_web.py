@@ -413,6 +413,14 @@ open legal tasks), 2026-11-25, load 9-10 on 2 cores; owner: web app / inbox
   committing. With 2 cores shared by uvicorn, PostgreSQL and the load process, that CPU
   bounds the rate far below 300/s; see the workflow section for where the service's
   time goes (`decide` + a slim response would drop the re-read).
+- **`uvicorn --workers 2` adds ~45 ms to every keep-alive request here** (what
+  `contractflow serve --workers 2` runs): `GET /login` on one connection took 1.6 ms p50
+  with one worker and 48 ms with two (100 requests each, same database and machine);
+  the 2-worker rows above carry that stall, so they understate what two cores can do.
+  It looks like a TCP delayed-ACK/Nagle interaction in uvicorn's multi-process mode; not
+  investigated further (owner: deployment / `engine/cli/serve.py`; running N
+  single-worker processes behind a proxy, or gunicorn with uvicorn workers, avoids it
+  if that is the cause).
 - `GET /api/tasks` (`list_tasks`) returns every open task of the user with no limit:
   50,000 rows for this reviewer. The inbox pages; the API list and `contractflow tasks`
   should too.
