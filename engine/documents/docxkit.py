@@ -430,7 +430,9 @@ def _strip_unused(content: bytes) -> bytes:
                 data = _UNUSED_TARGETS.sub("", data.decode("utf-8")).encode("utf-8")
             elif info.filename == "[Content_Types].xml":
                 data = _UNUSED_TYPES.sub("", data.decode("utf-8")).encode("utf-8")
-            dst.writestr(info.filename, data)
+            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(entry, data)
     return out.getvalue()
 
 
@@ -484,7 +486,26 @@ def core_properties(doc: Any, *, title: str, subject: str, author: str) -> None:
     props.keywords = "contractflow"
 
 
+#: Every part gets this timestamp, so the same contract always gives the same bytes.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
 def to_bytes(doc: Any) -> bytes:
+    """The .docx as bytes, reproducible: python-docx stamps each zip entry with the wall
+    clock, so two renderings a second apart would differ; we re-stamp them."""
     buffer = io.BytesIO()
     doc.save(buffer)
-    return buffer.getvalue()
+    return _restamp(buffer.getvalue())
+
+
+def _restamp(content: bytes) -> bytes:
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(content)) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(entry, src.read(info.filename))
+    return out.getvalue()
