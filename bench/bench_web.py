@@ -386,26 +386,29 @@ def render(results: dict[int, list[Phase]], size: int, backend: str, why: str) -
 
 FINDINGS = """### Why the targets are missed, and what would change it
 
-Measured with EXPLAIN ANALYZE on the 1,000,000-contract database (reviewer `legal1`, 50,000
-open legal tasks), 2026-11-25, load 9-10 on 2 cores; owner: web app / inbox
-(`engine/services/inbox.py`):
+The inbox met its target in the final run (1 uvicorn worker, load ~4: p95 33 ms) and
+missed it in the earlier runs under load 9-10 (p95 160-210 ms), because its cost follows
+the reviewer's open tasks, not the page. EXPLAIN ANALYZE on the 1,000,000-contract
+database (reviewer `legal1`, 50,000 open legal tasks; timings inflated by the
+instrumentation and by load 9-10, compare them with each other) - owner: web app /
+inbox (`engine/services/inbox.py`):
 
-- **The inbox does work proportional to the reviewer's open tasks, not to the page.**
-  Three of its queries touch all 50,000 tasks: the count (~300-630 ms: a bitmap scan of
-  the tasks, then per task a join to `contracts` and an anti-join probe of `approvals`),
-  the page (~110 ms: `ORDER BY CASE WHEN due_at IS NULL ..., due_at, id` and the
-  `assignee OR role` condition stop PostgreSQL from walking `ix_tasks_open_role_due` in
-  order, so it sorts all 50,000) and the stage list (~50-115 ms: `DISTINCT stage` over
-  all of them). Measured rewrites on the same data: the page as a `UNION ALL` of the
-  unassigned-by-role walk and the assigned-to-me walk, each `ORDER BY due_at NULLS LAST,
-  id LIMIT n`, joined to contracts after the limit: **7.7 ms** (Merge Append over the
-  existing index); the "already approved by me" probe only where `approvals_required >
-  1` (a single-approval open task cannot carry my approval); the count without the
-  contracts join unless a contract filter is set - an index-only count over the partial
-  index takes 3 ms when the predicate uses only its columns (e.g. an index
-  `(role, due_at, id) INCLUDE (assignee_id, approvals_required) WHERE status = 'open'`),
-  or cap it (`count` over `LIMIT 1001`, 11 ms, shown as "1,000+"); stages from the
-  workflow definitions (the stages with tasks for my roles) instead of `DISTINCT`.
+- **Three inbox queries touch all 50,000 of the reviewer's tasks** on every page view:
+  the count (a bitmap scan of the tasks, then per task a join to `contracts` and an
+  anti-join probe of `approvals`: 300-630 ms instrumented), the page (110 ms: `ORDER BY
+  CASE WHEN due_at IS NULL ..., due_at, id` and the `assignee OR role` condition stop
+  PostgreSQL from walking `ix_tasks_open_role_due` in order, so it sorts all 50,000) and
+  the stage list (50-115 ms: `DISTINCT stage` over all of them). Rewrites measured the
+  same way on the same data: the page as a `UNION ALL` of the unassigned-by-role walk and
+  the assigned-to-me walk, each `ORDER BY due_at NULLS LAST, id LIMIT n`, joined to
+  contracts after the limit: **7.7 ms** (Merge Append over the existing index); the
+  "already approved by me" probe only where `approvals_required > 1` (a single-approval
+  open task cannot carry my approval); the count without the contracts join unless a
+  contract filter is set - an index-only count over the partial index takes 3 ms when
+  the predicate uses only its columns (e.g. an index `(role, due_at, id) INCLUDE
+  (assignee_id, approvals_required) WHERE status = 'open'`), or cap it (`count` over
+  `LIMIT 1001`, 11 ms, shown as "1,000+"); stages from the workflow definitions (the
+  stages with tasks for my roles) instead of `DISTINCT`.
 - **An approval over HTTP is the service `act` plus ~6 statements of authentication and
   visibility checks** (token, user, roles, delegations, task, visible contract): about
   36 statements and ~38 ms of app CPU per request in-process at 10,000 contracts, and it

@@ -490,21 +490,26 @@ Profiled with pyinstrument and a statement counter on PostgreSQL (20,000 contrac
 - **Concurrent submits queue on the id counter.** `submit_contract` takes the
   `contract_counters` row lock (`SELECT ... FOR UPDATE` in `_next_code`) first and holds
   it through scoring, the .docx rendering and building the view, so submits of the same
-  prefix run one at a time: with 4 workers submit p50 rises from ~70-100 ms to ~300-550 ms
-  on PostgreSQL while approvals rise far less. Taking the number last (just before the
+  prefix run one at a time: with 4 workers submit p50 rises from ~30 ms to 76-135 ms on
+  PostgreSQL in the final run (300-550 ms in the runs under load 9-10). Taking the number last (just before the
   INSERT, after rendering and scoring, which need only the terms) or in its own short
   transaction would let submits overlap. Before the counter landed, the same race ended
   in unique-key conflicts instead (counted in the table when they occur).
 - **SQLite with 4 writing processes starves writers.** Every transaction starts with
   `BEGIN IMMEDIATE` (engine/store/db.py) and SQLite's lock has no queue: a waiting
   writer polls with back-off while the others keep re-taking the lock, so some waits
-  last seconds (p99 2-6 s above) and one run saw a wait pass the 10 s busy timeout and
+  last seconds (p99 1.7-6 s across runs) and one run saw a wait pass the 10 s busy timeout and
   fail with "database is locked" (now counted and retried in the table; a CLI user would
   see the error). Holding the lock through scoring and .docx rendering (above) makes it
   worse. SQLite is the single-user default; deployments with several writers belong on
   PostgreSQL, which the docs should say.
-- **Load.** These runs shared the 2 cores with other engineers' test suites (load 5-11,
-  in the table); the cells ran one after another, so a size or worker ratio also carries
-  the change in load between its two cells. The 1,000,000/10,000 ratios below 1 on
-  PostgreSQL are that, not a speed-up.
+- **Load and size.** These runs shared the 2 cores with other engineers' test suites
+  (load in the table: ~3-4 in the final run, 5-11 in earlier ones); cells run one after
+  another, so every ratio also carries the change in load between its two cells. In the
+  final run the 1,000,000/10,000 latency ratio was within 1.5x for 1 worker (act, decide)
+  and for 4 workers with `decide`, but 1.82x for 4 workers with `act`; earlier runs gave
+  ratios below 1 for the same cell. The 1,000,000-contract database is 7 GB against
+  PostgreSQL's 128 MB `shared_buffers` (the OS cache holds it), so more page reads miss
+  PostgreSQL's own cache; with this noise the two causes cannot be separated - rerun on
+  a quiet machine before reading much into it.
 """
