@@ -94,38 +94,21 @@ def append(
         .limit(1)
     ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    at = at.replace(microsecond=at.microsecond)  # keep as given; stored with microseconds
-    details = json.loads(json.dumps(details or {}, default=str))
-    event = m.AuditEvent(
-        contract_id=contract_id,
-        seq=seq,
-        at=at,
-        action=action,
-        actor_id=actor_id,
-        on_behalf_of_id=on_behalf_of_id,
-        task_id=task_id,
-        from_stage=from_stage,
-        to_stage=to_stage,
-        revision=revision,
-        comment=comment,
-        details=details,
-        prev_hash=prev,
-        hash=event_hash(
-            prev_hash=prev,
-            contract_id=contract_id,
-            seq=seq,
-            at=at,
-            action=action,
-            actor_id=actor_id,
-            on_behalf_of_id=on_behalf_of_id,
-            task_id=task_id,
-            from_stage=from_stage,
-            to_stage=to_stage,
-            revision=revision,
-            comment=comment,
-            details=details,
-        ),
-    )
+    fields: dict[str, Any] = {
+        "contract_id": contract_id,
+        "seq": seq,
+        "at": at,
+        "action": action,
+        "actor_id": actor_id,
+        "on_behalf_of_id": on_behalf_of_id,
+        "task_id": task_id,
+        "from_stage": from_stage,
+        "to_stage": to_stage,
+        "revision": revision,
+        "comment": comment,
+        "details": json.loads(json.dumps(details or {}, default=str)),
+    }
+    event = m.AuditEvent(**fields, prev_hash=prev, hash=event_hash(prev_hash=prev, **fields))
     session.add(event)
     # Record the chain's head on the contract (its row is already locked by the caller).
     session.execute(
