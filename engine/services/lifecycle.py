@@ -540,11 +540,7 @@ def submit_contract(
         _terms_fields(row, contract, rt.risk_config.to_base(contract.amount, contract.currency))
         session.add(row)
         session.flush()
-        _add_revision(session, row, contract, user, source, now)
-        store_revision_document(session, rt, row, row.current_revision, contract)
-        _sync_items(session, row, contract)
-        session.flush()
-        report = evaluate_and_store(session, rt, row, contract)
+        _, report = _store_revision(session, rt, row, contract, user, source, now)
         _enter_workflow(
             session,
             rt,
@@ -611,11 +607,7 @@ def _revise_in(
     row.owner_id = owner.id
     row.current_revision += 1
     _terms_fields(row, contract, rt.risk_config.to_base(contract.amount, contract.currency))
-    terms = _add_revision(session, row, contract, user, source, now)
-    store_revision_document(session, rt, row, row.current_revision, contract)
-    _sync_items(session, row, contract)
-    session.flush()
-    report = evaluate_and_store(session, rt, row, contract)
+    terms, report = _store_revision(session, rt, row, contract, user, source, now)
     changes = [c.field for c in term_changes(previous or {}, terms)]
     _enter_workflow(
         session,
@@ -632,6 +624,24 @@ def _revise_in(
             "changed": changes,
         },
     )
+
+
+def _store_revision(
+    session: Session,
+    rt: Runtime,
+    row: m.Contract,
+    contract: Contract,
+    user: m.User,
+    source: str,
+    now: dt.datetime,
+) -> tuple[dict[str, Any], RiskReport]:
+    """The terms of `row`'s current revision everywhere they live: the revision row, its
+    kept document, the guarantees and obligations tables, and its risk flags."""
+    terms = _add_revision(session, row, contract, user, source, now)
+    store_revision_document(session, rt, row, row.current_revision, contract)
+    _sync_items(session, row, contract)
+    session.flush()
+    return terms, evaluate_and_store(session, rt, row, contract)
 
 
 def _enter_workflow(
