@@ -8,7 +8,7 @@ import email.policy
 
 from engine.notify.ics import due_date_event
 from engine.notify.message import build_message
-from engine.notify.render import format_money, render_email
+from engine.notify.render import RenderedEmail, format_money, render_email
 from engine.settings import PROJECT_ROOT
 
 TEMPLATES = PROJECT_ROOT / "templates" / "email"
@@ -134,3 +134,26 @@ def test_money_is_grouped_with_two_decimals() -> None:
     assert format_money("1234567.5") == "1,234,567.50"
     assert format_money(None) == ""
     assert format_money("n/a") == "n/a"
+
+
+def test_task_escalations_extend_the_generic_email_with_their_own_footer() -> None:
+    def rendered(kind: str) -> RenderedEmail:
+        return render_email(
+            TEMPLATES,
+            kind=kind,
+            level="sla",
+            subject="Task 7 of SC-2027-0042 is past its SLA",
+            payload={"contract": "SC-2027-0042", "task": 7, "role": "legal", "stage": "<b>x</b>"},
+            base_url=None,
+            uid="<task.7.escalation@example.com>",
+            mail_from="cf@example.com",
+        )
+
+    escalation, other = rendered("task_escalation"), rendered("some_future_kind")
+    for mail in (escalation, other):
+        assert "role: legal" in mail.text
+        assert "&lt;b&gt;x&lt;/b&gt;" in mail.html
+    assert "escalates approval tasks that pass their SLA" in escalation.text
+    assert "escalates approval tasks that pass their SLA" in escalation.html
+    assert "contractflow notification." in other.text
+    assert "escalates" not in other.html
