@@ -50,9 +50,19 @@ def _stored(rt: Runtime) -> RuleSet | None:
             if row is None:
                 return None
             sources = dict(row.sources)
-    except (OperationalError, ProgrammingError):
+    except (OperationalError, ProgrammingError) as exc:
+        # Only a database without our schema means "nothing stored". Anything else (a lock
+        # wait that timed out, a lost connection) must not silently switch the rule set in
+        # force to the files in rules/: it surfaces as the database error it is.
+        if not _schema_missing(exc):
+            raise
         return None
     return load_rule_texts(sources, rt.risk_config.parameters)
+
+
+def _schema_missing(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 def active_rules(rt: Runtime) -> RuleSet:

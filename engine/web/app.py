@@ -7,6 +7,7 @@ same services the CLI calls do the work, so the web and the command line cannot 
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,12 +16,15 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 
 from engine.services.runtime import Runtime
 from engine.web import errors
 from engine.web.limits import BodySizeLimit
 from engine.web.templating import make_templates
+
+log = logging.getLogger("contractflow.web")
 
 SESSION_COOKIE = "contractflow_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -52,7 +56,12 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Load the rule set and risk evaluator now, outside any request's transaction, so
         # the first submit does not pay for it (or wait on its own write lock on SQLite).
-        runtime.evaluator  # noqa: B018 - loading is the point
+        # With the database down the app still starts and answers 503; the evaluator then
+        # loads on first use, from the stored rule set, once the database is back.
+        try:
+            runtime.evaluator  # noqa: B018 - loading is the point
+        except OperationalError as exc:
+            log.warning("risk rules not loaded at start-up: %s", str(exc).splitlines()[0])
         yield
         if owned:
             runtime.close()
