@@ -65,6 +65,9 @@ def rescore_chunk(rt: Runtime, ids: Sequence[int], as_of: dt.date) -> dict[str, 
     """Score these contracts (their current revisions) and store what changed."""
     if not ids:
         return {"scored": 0, "changed": 0}
+    # Started before the transaction: building it reads the stored rule set, which on
+    # SQLite would wait for the write lock this transaction holds.
+    evaluator = rt.evaluator
     with rt.db.transaction() as session:
         rows = session.execute(
             select(
@@ -100,7 +103,7 @@ def rescore_chunk(rt: Runtime, ids: Sequence[int], as_of: dt.date) -> dict[str, 
                 Contract.model_validate_json(terms, context={"stored": True})
                 for _, _, terms in rows
             ]
-            reports = rt.evaluator.evaluate(contracts, as_of)
+            reports = evaluator.evaluate(contracts, as_of)
         changed = [
             (cid, revision, report)
             for (cid, revision, _), report in zip(rows, reports, strict=True)
