@@ -68,6 +68,12 @@ def scenario_python(n: int) -> dict[str, Any]:
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of another process (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def scenario_durable(n: int, workers: int) -> dict[str, Any]:
     from bench.risk_data import AS_OF, contracts
     from engine.risk.pool import DurableEvaluator
@@ -77,13 +83,21 @@ def scenario_durable(n: int, workers: int) -> dict[str, Any]:
     gc.freeze()
     evaluator = DurableEvaluator(rules, config, workers=workers)
     evaluator.evaluate(batch[:10], AS_OF)  # start the workers outside the timing
+    pids = evaluator.worker_pids()
+    worker_cpu = [_cpu_seconds(pid) for pid in pids]
     start = time.perf_counter()
+    cpu = time.process_time()
     reports = evaluator.evaluate(batch, AS_OF)
     wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    worker_cpu = [_cpu_seconds(pid) - before for pid, before in zip(pids, worker_cpu, strict=True)]
     worker_peak = sum(_hwm_kib(pid) for pid in evaluator.worker_pids()) / 1024
     evaluator.close()
     return {
         "rate": n / wall,
+        # Contracts per CPU-second of one worker (each worker scored n / workers of them).
+        "rate_worker_cpu": n / max(sum(worker_cpu), 1e-9),
+        "rate_parent_cpu": n / max(cpu, 1e-9),
         "flags": sum(len(r.flags) for r in reports) / n,
         "peak_mib": _hwm_kib() / 1024,
         "worker_peak_mib": worker_peak,

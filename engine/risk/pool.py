@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import logging
 import os
 import subprocess
@@ -26,13 +27,21 @@ from engine.domain.risk import RiskReport
 from engine.domain.riskconfig import RiskConfig
 from engine.domain.rules import RuleSet
 from engine.errors import ContractflowError
+from engine.risk.base import collector_paused
 from engine.risk.durable_compile import compile_rules
-from engine.risk.flags import Hit, build_flag, checksum_of, effective_params
+from engine.risk.durable_facts import FactCodec
+from engine.risk.flags import checksum_of, effective_params, new_report
+from engine.risk.program import compile_program
 from engine.risk.values import Env, items
 
 log = logging.getLogger(__name__)
 
 CHUNK = 250
+#: Chunks sent to a worker ahead of its answers (it reads the next while we extract).
+IN_FLIGHT = 2
+#: Pipe capacity asked of Linux for the pipe to a worker, so sending a chunk ahead does not
+#: block the parent while the worker is busy (a chunk is ~80 KB; the default pipe 64 KB).
+PIPE_BYTES = 1 << 20
 START_TIMEOUT_S = 60.0
 
 
@@ -58,6 +67,8 @@ class _Worker:
             close_fds=True,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        with contextlib.suppress(OSError, AttributeError):  # Linux only; a hint, not a need
+            fcntl.fcntl(self.proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self.writer = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
         self.conn = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
         self.proc.stdin.close()
@@ -100,9 +111,14 @@ class DurableEvaluator:
         self.workers = workers
         self.restarts = 0
         self._checksum = checksum_of(rules, config)
-        # Facts are built here and sent as plain data: pickling pydantic contracts cost
-        # ~400 us each way per contract, more than the engine's own work.
+        # The parent only extracts the values the patterns read (a tuple of plain values
+        # per contract; pickling pydantic contracts cost ~400 us each way); the workers
+        # render the facts and run the engine, and the parent builds the flags of what
+        # fired with the same generated code as the Python backend.
         self._plan = compile_rules(rules)
+        self._codec = FactCodec(self._plan)
+        self._program = compile_program(rules)
+        self._bound: tuple[Env, Any, Any] | None = None
         self._pool: list[_Worker] = []
         self._lock = threading.Lock()
 
@@ -123,76 +139,127 @@ class DurableEvaluator:
         env = Env(as_of, effective_params(self.config, params), self.config)
         if not contracts:
             return []
+        extract, emitters = self._bind(env)
+        contracts = list(contracts)
+
+        def reports(chunk: list[Contract], hits: list[list[tuple[int, int, int]]]) -> Any:
+            # Built while the workers score the chunks still out (the parent's share).
+            with collector_paused():
+                return [self._report(c, h, env, emitters) for c, h in zip(chunk, hits, strict=True)]
+
         with self._lock:
             self._ensure()
             try:
-                raw = self._run(list(contracts), env)
+                return self._run(contracts, env, extract, reports)
             except BaseException:
                 # Other workers may still owe answers for this call: start afresh next time.
                 self._stop_all()
                 raise
-        return [self._report(c, hits, env) for c, hits in zip(contracts, raw, strict=True)]
 
-    def _run(self, contracts: list[Contract], env: Env) -> list[list[tuple[int, int, int]]]:
+    def _bind(self, env: Env) -> tuple[Any, Any]:
+        bound = self._bound
+        if bound is None or bound[0] != env:
+            extract = self._codec.extractor(env)
+            emitters = self._program.emitters(env.params, env.as_of, env)
+            bound = (env, extract, emitters)
+            self._bound = bound
+        return bound[1], bound[2]
+
+    def _run(
+        self, contracts: list[Contract], env: Env, extract: Any, reports: Any
+    ) -> list[RiskReport]:
+        """Chunks go out as (batch thresholds, [values per contract]); each worker gets
+        up to `IN_FLIGHT` chunks ahead, so it never waits while the parent extracts."""
         size = max(1, min(CHUNK, -(-len(contracts) // len(self._pool))))
         chunks = [contracts[i : i + size] for i in range(0, len(contracts), size)]
-        results: list[list[list[tuple[int, int, int]]] | None] = [None] * len(chunks)
+        common = self._codec.common(env)
+        payloads: dict[int, Any] = {}
+        results: list[list[RiskReport] | None] = [None] * len(chunks)
         attempts = [0] * len(chunks)
         todo = list(range(len(chunks)))
-        busy: dict[int, int] = {}  # worker index -> chunk index
-        while todo or busy:
+        busy: dict[int, list[int]] = {w: [] for w in range(len(self._pool))}
+        while todo or any(busy.values()):
             for w in range(len(self._pool)):
-                if w not in busy and todo:
+                while len(busy[w]) < IN_FLIGHT and todo:
                     n = todo.pop(0)
+                    if n not in payloads:
+                        with collector_paused():
+                            payloads[n] = (common, [extract(c) for c in chunks[n]])
                     try:
-                        self._pool[w].send([self._plan.facts(c, env, "") for c in chunks[n]])
-                        busy[w] = n
+                        self._pool[w].send(payloads[n])
+                        busy[w].append(n)
                     except (OSError, EOFError, BrokenPipeError):
                         todo.insert(0, n)
-                        self._crashed(w, n, attempts, todo, requeue=False)
-            if not busy:
+                        self._crashed(w, busy, attempts, todo, failed=n)
+                        break
+            if not any(busy.values()):
                 continue
-            ready = wait([self._pool[w].conn for w in busy])
-            for w in [w for w in list(busy) if self._pool[w].conn in ready]:
-                n = busy.pop(w)
+            ready = wait([self._pool[w].conn for w in busy if busy[w]])
+            for w in [w for w in busy if busy[w] and self._pool[w].conn in ready]:
                 try:
                     kind, payload = self._pool[w].conn.recv()
                 except (OSError, EOFError):
-                    self._crashed(w, n, attempts, todo)
+                    self._crashed(w, busy, attempts, todo, failed=busy[w][0])
                     continue
+                n = busy[w].pop(0)
                 if kind != "ok":
                     raise RiskEngineError(f"the rules engine failed: {payload}")
-                results[n] = payload
-        return [hits for chunk in results if chunk is not None for hits in chunk]
+                payloads.pop(n, None)
+                # Keep the workers fed before building this chunk's reports.
+                while len(busy[w]) < IN_FLIGHT and todo:
+                    m = todo.pop(0)
+                    with collector_paused():
+                        payloads[m] = (common, [extract(c) for c in chunks[m]])
+                    try:
+                        self._pool[w].send(payloads[m])
+                        busy[w].append(m)
+                    except (OSError, EOFError, BrokenPipeError):
+                        todo.insert(0, m)
+                        break
+                results[n] = reports(chunks[n], payload)
+        return [report for chunk in results if chunk is not None for report in chunk]
 
     def _crashed(
-        self, w: int, n: int, attempts: list[int], todo: list[int], requeue: bool = True
+        self, w: int, busy: dict[int, list[int]], attempts: list[int], todo: list[int], failed: int
     ) -> None:
-        """Restart the dead worker; retry its chunk once."""
-        attempts[n] += 1
+        """Restart the dead worker; retry its chunks (the one it died on at most once)."""
+        attempts[failed] += 1
         self.restarts += 1
-        log.warning("risk worker %d died (chunk %d, attempt %d); restarting", w, n, attempts[n])
+        log.warning(
+            "risk worker %d died (chunk %d, attempt %d); restarting", w, failed, attempts[failed]
+        )
         with contextlib.suppress(OSError):
             self._pool[w].stop()
         self._pool[w] = _Worker(self.rules, self.config)
-        if attempts[n] > 1:
+        if attempts[failed] > 1:
             raise RiskEngineError(
                 "the rules engine worker crashed twice on the same contracts; giving up"
             )
-        if requeue:
-            todo.insert(0, n)
+        for n in reversed(busy[w]):
+            if n not in todo:
+                todo.insert(0, n)
+        busy[w] = []
 
-    def _report(self, contract: Contract, hits: list[tuple[int, int, int]], env: Env) -> RiskReport:
+    def _report(
+        self, contract: Contract, hits: list[tuple[int, int, int]], env: Env, emitters: Any
+    ) -> RiskReport:
         flags = []
+        rules = self.rules.rules
         for r, band, item in hits:
-            rule = self.rules.rules[r]
-            ctx = None
-            if item >= 0 and rule.for_each is not None:
-                ctx = (items(contract, rule.for_each)[item], item)
-            flags.append(build_flag(Hit(rule, band, ctx), contract, env))
-        flags.sort(key=lambda f: f.sort_key)
-        return RiskReport(
-            contract=contract.id, as_of=env.as_of, flags=flags, ruleset_checksum=self._checksum
+            coll = rules[r].for_each
+            x = None
+            if item >= 0 and coll is not None:
+                x = items(contract, coll)[item]
+            flags.append(emitters[r](contract, band, x, item))
+        if len(flags) > 1:
+            flags.sort(key=lambda f: f.sort_key)
+        return new_report(
+            {
+                "contract": contract.id,
+                "as_of": env.as_of,
+                "flags": flags,
+                "ruleset_checksum": self._checksum,
+            }
         )
 
     def worker_pids(self) -> list[int]:
