@@ -65,6 +65,15 @@ def rescore_chunk(rt: Runtime, ids: Sequence[int], as_of: dt.date) -> dict[str, 
     """Score these contracts (their current revisions) and store what changed."""
     if not ids:
         return {"scored": 0, "changed": 0}
+    # The whole chunk runs with the collector paused, and its objects are gone (freed by
+    # reference counting when `_rescore_chunk` returns) before it resumes: re-enabled in
+    # the middle, it made a full pass over the chunk's parsed contracts (measured: 40 us
+    # per contract, a fifth of the steady-state time).
+    with _collector_paused():
+        return _rescore_chunk(rt, ids, as_of)
+
+
+def _rescore_chunk(rt: Runtime, ids: Sequence[int], as_of: dt.date) -> dict[str, int]:
     # Started before the transaction: building it reads the stored rule set, which on
     # SQLite would wait for the write lock this transaction holds.
     evaluator = rt.evaluator
@@ -98,12 +107,10 @@ def rescore_chunk(rt: Runtime, ids: Sequence[int], as_of: dt.date) -> dict[str, 
             .where(m.RiskEvaluation.contract_id.in_(list(ids)), m.RiskEvaluation.current.is_(True))
         ):
             current[cid][1].add((rule, severity, subject or ""))
-        with _collector_paused():
-            contracts = [
-                Contract.model_validate_json(terms, context={"stored": True})
-                for _, _, terms in rows
-            ]
-            reports = evaluator.evaluate(contracts, as_of)
+        contracts = [
+            Contract.model_validate_json(terms, context={"stored": True}) for _, _, terms in rows
+        ]
+        reports = evaluator.evaluate(contracts, as_of)
         changed = [
             (cid, revision, report)
             for (cid, revision, _), report in zip(rows, reports, strict=True)

@@ -63,3 +63,59 @@ def test_rescore_chunk_is_callable_chunk_by_chunk(rt: Runtime) -> None:
     first = rescore_chunk(rt, ids[:2], dt.date(2027, 3, 1))
     second = rescore_chunk(rt, ids[2:], dt.date(2027, 3, 1))
     assert first["scored"] == 2 and second["scored"] == 1
+
+
+def test_bulk_written_flags_are_what_the_evaluator_reported(rt: Runtime) -> None:
+    """The set-based writes (COPY on PostgreSQL) store every field of every flag, the
+    evaluation's severity and the contract's `max_severity` as the report has them."""
+    from engine.domain.contract import Contract
+    from engine.services.scoring import _jsonable
+
+    _submit_examples(rt)
+    day = dt.date(2027, 3, 1)
+    assert rescore(rt, day)["changed"] >= 2  # the rest were already current
+    with rt.db.transaction() as s:
+        rows = s.execute(
+            select(m.Contract, m.ContractRevision.terms).join(
+                m.ContractRevision,
+                (m.ContractRevision.contract_id == m.Contract.id)
+                & (m.ContractRevision.number == m.Contract.current_revision),
+            )
+        ).all()
+        written = 0
+        for contract_row, terms in rows:
+            contract = Contract.model_validate(terms, context={"stored": True})
+            evaluation = s.scalars(
+                select(m.RiskEvaluation).where(
+                    m.RiskEvaluation.contract_id == contract_row.id,
+                    m.RiskEvaluation.current.is_(True),
+                )
+            ).one()
+            rewritten = evaluation.as_of == day
+            report = rt.evaluator.evaluate([contract], evaluation.as_of)[0]
+            assert evaluation.revision == contract_row.current_revision
+            assert evaluation.ruleset_checksum == report.ruleset_checksum
+            assert evaluation.max_severity == report.max_severity.value
+            assert contract_row.max_severity == report.max_severity.value
+            stored = s.scalars(
+                select(m.RiskFlag)
+                .where(m.RiskFlag.evaluation_id == evaluation.id)
+                .order_by(m.RiskFlag.id)
+            ).all()
+            assert [
+                (f.contract_id, f.rule, f.category, f.severity, f.message, f.subject, f.evidence)
+                for f in stored
+            ] == [
+                (
+                    contract_row.id,
+                    f.rule,
+                    f.category,
+                    f.severity.value,
+                    f.message,
+                    f.subject,
+                    _jsonable(f.evidence),
+                )
+                for f in report.flags
+            ]
+            written += rewritten
+    assert written >= 2
