@@ -23,6 +23,7 @@ from engine.domain.rules import RuleSet
 from engine.risk.pool import DurableEvaluator
 from engine.risk.python import PythonEvaluator
 from engine.risk.values import Env
+from tests.unit.risk.readings import assert_second_readings_agree
 from tests.unit.risk.test_oracle import AS_OF, contracts
 
 RULES = """
@@ -165,6 +166,7 @@ def test_every_operator_agrees_across_evaluators(
             for f in report.flags
         )
         assert closures == generated
+    assert_second_readings_agree(synthetic, batch, env, [r.flags for r in expected])
 
 
 def _index(contract: Contract, rule: str, subject: str) -> int:

@@ -18,6 +18,7 @@ from engine.risk.flags import effective_params
 from engine.risk.pool import DurableEvaluator
 from engine.risk.python import PythonEvaluator
 from engine.risk.values import Env
+from tests.unit.risk.readings import assert_second_readings_agree
 
 AS_OF = dt.date(2027, 1, 4)
 EXAMPLES = 400
@@ -141,3 +142,4 @@ def test_durable_and_python_backends_give_identical_flags(
         )
         assert len(closures) == len(report.flags)
         assert {r for r, _, _ in closures} == {f.rule for f in report.flags}
+    assert_second_readings_agree(python_backend.rules, batch, env, [r.flags for r in expected])
