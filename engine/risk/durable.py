@@ -3,7 +3,14 @@
 The only module that imports durable_rules. `DurableSession` runs in a worker process
 (`engine.risk.pool`), one calling thread, with a Host whose background timer threads are
 off. Per contract: a fresh sid, item facts then the contract fact (facts, never events),
-the exception slot checked after every call, and `delete_state` afterwards, always.
+every action the engine makes ready started and completed inside the call that caused it,
+and `delete_state` afterwards, always. No Python action runs inside the engine (an action
+is recorded from its message), so there is no swallowed exception to look for; an error
+of the engine itself raises from its call and costs the worker (restart, one retry).
+
+The worker receives plain value tuples per contract (`engine.risk.durable_facts`) and
+renders the facts itself; it answers hits (rule, band, item), from which the parent builds
+the flags.
 """
 
 # isort: skip_file
