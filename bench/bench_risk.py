@@ -204,36 +204,74 @@ def _seed_postgres(url: str, n: int) -> None:
     db.dispose()
 
 
-def scenario_rescore(n: int, workers: int, backend: str = "durable") -> dict[str, Any]:
-    from sqlalchemy import create_engine, text
+def _admin() -> Any:
+    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
+
+    from engine.store.db import normalise_url
+
+    base = make_url(normalise_url(PG_ADMIN_URL))
+    return base, create_engine(base, isolation_level="AUTOCOMMIT")
+
+
+def _drop(admin: Any, name: str) -> None:
+    from sqlalchemy import text
+
+    with admin.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :n AND pid <> pg_backend_pid()"
+            ),
+            {"n": name},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+def scenario_seed(n: int, name: str) -> dict[str, Any]:
+    """A migrated database `name` holding `n` stored contracts (the template every rescore
+    scenario clones, so each backend starts from the same, freshly seeded data)."""
+    from sqlalchemy import text
+
+    from engine.store import migrate
+    from engine.store.db import Database
+
+    base, admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    migrate.upgrade(db)
+    db.dispose()
+    start = time.perf_counter()
+    _seed_postgres(url, n)
+    admin.dispose()
+    return {"seed_seconds": time.perf_counter() - start}
+
+
+def scenario_rescore(template: str, workers: int, backend: str = "durable") -> dict[str, Any]:
+    """Two `rescore` passes over a fresh copy of the seeded template: the first writes every
+    contract's flags, the second (same day) finds nothing changed."""
+    from sqlalchemy import text
 
     from bench.risk_data import AS_OF
     from engine.services.rescore import rescore
     from engine.services.runtime import Runtime
     from engine.settings import Settings
-    from engine.store import migrate
-    from engine.store.db import Database, normalise_url
 
-    base = make_url(normalise_url(PG_ADMIN_URL))
+    base, admin = _admin()
     name = f"cf_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     url = base.set(database=name).render_as_string(hide_password=False)
     try:
-        db = Database(url)
-        migrate.upgrade(db)
-        db.dispose()
-        seed_start = time.perf_counter()
-        _seed_postgres(url, n)
-        seeded = time.perf_counter() - seed_start
         rt = Runtime(Settings(database_url=url, risk_backend=backend, risk_workers=workers))
+        _ = rt.evaluator  # load the rule set and start the evaluator outside the timing
         first = rescore(rt, AS_OF)
         steady = rescore(rt, AS_OF)
         rt.close()
         return {
-            "seed_seconds": seeded,
+            "contracts": first["contracts"],
             "first_seconds": first["seconds"],
             "first_changed": first["changed"],
             "steady_seconds": steady["seconds"],
@@ -241,20 +279,13 @@ def scenario_rescore(n: int, workers: int, backend: str = "durable") -> dict[str
             "peak_mib": _hwm_kib() / 1024,
         }
     finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        _drop(admin, name)
         admin.dispose()
 
 
-def _sub(*args: str) -> dict[str, Any]:
-    root = Path(__file__).resolve().parent.parent
+def _sub(*args: str, root: Path | None = None) -> dict[str, Any]:
+    """One scenario in a fresh process; `root`: another checkout's code (the baseline)."""
+    root = root or Path(__file__).resolve().parent.parent
     proc = subprocess.run(
         [sys.executable, "-m", "bench.bench_risk", *args],
         capture_output=True,
@@ -268,27 +299,34 @@ def _sub(*args: str) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def run(sizes: tuple[int, ...] = SIZES, leak_total: int = 1_000_000) -> str:
+def run(sizes: tuple[int, ...] | None = None, leak_total: int | None = None) -> str:
+    quick = os.environ.get("CONTRACTFLOW_BENCH_QUICK") == "1"
+    sizes = sizes or ((1_000, 5_000) if quick else SIZES)
+    leak_total = leak_total or (50_000 if quick else 1_000_000)
+    rescore_n = 5_000 if quick else max(sizes)
+    baseline_root = os.environ.get("CONTRACTFLOW_BENCH_RISK_BASELINE")
     lines = [
         "## Risk scoring (issue 4)",
         "",
         f"Machine: {machine()}. Full default catalogue (13 rules), realistic contracts (3",
         "guarantees, 10 obligations, 3 installments each, mostly clean as in a real portfolio).",
         f"Load average when the run started: {os.getloadavg()[0]:.1f} (2 cores).",
-        "Rates are contracts per second of wall time (CPU time of the process in brackets);",
-        "the generated contracts are `gc.freeze()`-d so the collector does not rescan them.",
+        "Rates are contracts per second of wall time; in brackets, CPU-time rates: for",
+        "python the process's, for durable_rules contracts per CPU-second of one worker",
+        "process and of the parent (which extracts values and builds the flags).",
+        "The generated contracts are `gc.freeze()`-d so the collector does not rescan them.",
         "Peak memory is the process's VmHWM (and, for durable_rules, the sum of its workers').",
         "",
         "| backend | contracts | contracts/s | peak MiB | workers' peak MiB |",
         "|---|---|---|---|---|",
     ]
-    baseline: float | None = None
+    flags = 0.0
     for n in sizes:
         py = _sub("python", str(n))
         if "error" in py:
             lines.append(f"| python | {n:,} | error: {py['error']} | | |")
             continue
-        baseline = baseline or py["rate"]
+        flags = py["flags"]
         lines.append(
             f"| python | {n:,} | {py['rate']:,.0f} (CPU {py['rate_cpu']:,.0f}) | "
             f"{py['peak_mib']:.0f} | |"
@@ -300,36 +338,69 @@ def run(sizes: tuple[int, ...] = SIZES, leak_total: int = 1_000_000) -> str:
                 continue
             lines.append(
                 f"| durable_rules, {workers} worker(s) | {n:,} | {du['rate']:,.0f} "
-                f"({du['rate'] / py['rate']:.2f}x python) | {du['peak_mib']:.0f} | "
+                f"(per worker CPU {du['rate_worker_cpu']:,.0f}; parent CPU "
+                f"{du['rate_parent_cpu']:,.0f}) | {du['peak_mib']:.0f} | "
                 f"{du['worker_peak_mib']:.0f} |"
             )
-    if baseline is not None:
-        lines += ["", f"Flags per contract: {py.get('flags', 0):.2f}."]
-    lines += ["", f"End-to-end `rescore` on PostgreSQL, {max(sizes):,} stored contracts:", ""]
-    lines += ["| backend | pass | seconds | contracts written |", "|---|---|---|---|"]
-    seeded = None
-    for label, args in (
-        ("durable_rules, 2 workers", ("2", "durable")),
-        ("python", ("1", "python")),
-    ):
-        rs = _sub("rescore", str(max(sizes)), *args)
-        if "error" in rs:
-            lines.append(f"| {label} | error: {rs['error']} | | |")
-            continue
-        seeded = rs
-        lines += [
-            f"| {label} | first (every contract new: all flags written) | "
-            f"{rs['first_seconds']:.1f} | {rs['first_changed']:,} |",
-            f"| {label} | again, same day (nothing changed) | {rs['steady_seconds']:.1f} | "
-            f"{rs['steady_changed']:,} |",
-        ]
-    if seeded:
+    lines += ["", f"Flags per contract: {flags:.2f}."]
+    if baseline_root:
+        n = 10_000 if not quick else 1_000
         lines += [
             "",
-            f"(Seeding {max(sizes):,} contracts with set-based inserts took "
-            f"{seeded['seed_seconds']:.1f} s; peak memory of the rescoring process "
-            f"{seeded['peak_mib']:.0f} MiB.)",
+            f"Baseline in the same run: the code before this change (`{baseline_root}`), "
+            f"{n:,} contracts:",
+            "",
+            "| backend | contracts/s (baseline) | contracts/s (now, above) |",
+            "|---|---|---|",
         ]
+        root = Path(baseline_root)
+        now = {"python": _sub("python", str(n))}
+        for w in (1, 2):
+            now[f"durable {w}"] = _sub("durable", str(n), str(w))
+        old = {"python": _sub("python", str(n), root=root)}
+        for w in (1, 2):
+            old[f"durable {w}"] = _sub("durable", str(n), str(w), root=root)
+        for key in now:
+            a, b = old[key], now[key]
+            ra = f"{a['rate']:,.0f}" if "rate" in a else f"error: {a.get('error')}"
+            rb = f"{b['rate']:,.0f}" if "rate" in b else f"error: {b.get('error')}"
+            if "rate_cpu" in a and "rate_cpu" in b:
+                ra += f" (CPU {a['rate_cpu']:,.0f})"
+                rb += f" (CPU {b['rate_cpu']:,.0f})"
+            lines.append(f"| {key} | {ra} | {rb} |")
+    lines += ["", f"End-to-end `rescore` on PostgreSQL, {rescore_n:,} stored contracts:", ""]
+    template = f"cf_bench_risk_tpl_{uuid.uuid4().hex[:8]}"
+    seeded = _sub("seed", str(rescore_n), template)
+    if "error" in seeded:
+        lines.append(f"error seeding: {seeded['error']}")
+    else:
+        lines += ["| backend | pass | seconds | contracts written |", "|---|---|---|---|"]
+        peak = 0.0
+        for label, args in (
+            ("durable_rules, 2 workers", ("2", "durable")),
+            ("durable_rules, 1 worker", ("1", "durable")),
+            ("python", ("1", "python")),
+        ):
+            rs = _sub("rescore", template, *args)
+            if "error" in rs:
+                lines.append(f"| {label} | error: {rs['error']} | | |")
+                continue
+            peak = max(peak, rs["peak_mib"])
+            lines += [
+                f"| {label} | first (every contract new: all flags written) | "
+                f"{rs['first_seconds']:.1f} | {rs['first_changed']:,} |",
+                f"| {label} | again, same day (nothing changed) | "
+                f"{rs['steady_seconds']:.1f} | {rs['steady_changed']:,} |",
+            ]
+        lines += [
+            "",
+            f"(Seeding {rescore_n:,} contracts with set-based inserts took "
+            f"{seeded['seed_seconds']:.1f} s, once: every row above starts from a copy of "
+            f"that database. Peak memory of a rescoring process {peak:.0f} MiB.)",
+        ]
+        _base, admin = _admin()
+        _drop(admin, template)
+        admin.dispose()
     leak = _sub("leak", str(leak_total))
     lines += ["", "Memory of one durable_rules worker (sid per contract, deleted after each):"]
     if "error" in leak:
@@ -344,15 +415,18 @@ def run(sizes: tuple[int, ...] = SIZES, leak_total: int = 1_000_000) -> str:
 
 
 def main(argv: list[str]) -> None:
-    kind, n = argv[0], int(argv[1])
+    kind = argv[0]
+    n = int(argv[1]) if argv[1].isdigit() else 0
     if kind == "python":
         out = scenario_python(n)
     elif kind == "durable":
         out = scenario_durable(n, int(argv[2]))
     elif kind == "leak":
         out = scenario_leak(n)
+    elif kind == "seed":
+        out = scenario_seed(n, argv[2])
     else:
-        out = scenario_rescore(n, int(argv[2]), *(argv[3:4] or ["durable"]))
+        out = scenario_rescore(argv[1], int(argv[2]), *(argv[3:4] or ["durable"]))
     sys.stdout.write(json.dumps(out) + "\n")
 
 

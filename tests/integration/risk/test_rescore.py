@@ -67,13 +67,37 @@ def test_rescore_chunk_is_callable_chunk_by_chunk(rt: Runtime) -> None:
 
 def test_bulk_written_flags_are_what_the_evaluator_reported(rt: Runtime) -> None:
     """The set-based writes (COPY on PostgreSQL) store every field of every flag, the
-    evaluation's severity and the contract's `max_severity` as the report has them."""
+    evaluation's severity and the contract's `max_severity` as the report has them; with
+    one contract per chunk the next chunk is read ahead (PostgreSQL) while one is scored."""
+    _submit_examples(rt)
+    day = dt.date(2027, 3, 1)
+    assert rescore(rt, day, chunk_size=1)["changed"] >= 2  # the rest were already current
+    assert _stored_flags_match_reports(rt, day) >= 2
+
+
+def test_a_chunk_read_ahead_is_rechecked_against_the_current_revision(rt: Runtime) -> None:
+    """Terms read ahead for a revision that is no longer current are read again inside
+    the writing transaction: the stored flags are those of the current revision."""
+    from engine.services.rescore import load_chunk
+
+    _submit_examples(rt)
+    with rt.db.transaction() as s:
+        ids = list(s.scalars(select(m.Contract.id).order_by(m.Contract.id)))
+    loaded = load_chunk(rt, ids)
+    (cid, revision, _), other = loaded[0], loaded[1][2]
+    # As if contract `cid` had been read ahead at another revision with other terms.
+    stale = [(cid, revision + 1, other), *loaded[1:]]
+    day = dt.date(2027, 3, 1)
+    assert rescore_chunk(rt, ids, day, stale)["scored"] == 3
+    _stored_flags_match_reports(rt, day)
+
+
+def _stored_flags_match_reports(rt: Runtime, day: dt.date) -> int:
+    """Every contract's current evaluation and flags equal a fresh report of its current
+    revision (as of the evaluation's date); returns how many were written as of `day`."""
     from engine.domain.contract import Contract
     from engine.services.scoring import _jsonable
 
-    _submit_examples(rt)
-    day = dt.date(2027, 3, 1)
-    assert rescore(rt, day)["changed"] >= 2  # the rest were already current
     with rt.db.transaction() as s:
         rows = s.execute(
             select(m.Contract, m.ContractRevision.terms).join(
@@ -118,4 +142,4 @@ def test_bulk_written_flags_are_what_the_evaluator_reported(rt: Runtime) -> None
                 for f in report.flags
             ]
             written += rewritten
-    assert written >= 2
+    return written
