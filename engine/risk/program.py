@@ -38,7 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.domain.contract import Contract
-from engine.domain.risk import Flag, Severity
+from engine.domain.risk import Flag
 from engine.domain.rules import (
     COLLECTIONS,
     CONTRACT_FIELDS,
@@ -450,4 +450,4 @@ def compile_program(rules: RuleSet) -> Program:
     return Program(source, namespace["bind"], namespace["emitters"])
 
 
-__all__ = ["Program", "Severity", "compile_program"]
+__all__ = ["Program", "compile_program"]
