@@ -12,15 +12,18 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.domain.views import AuditReport
 from engine.errors import NotFound
 from engine.services.runtime import Runtime
 from engine.store import models as m
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 GENESIS = "0" * 64
 
@@ -118,6 +121,57 @@ def append(
         .execution_options(synchronize_session=False)
     )
     return event
+
+
+def next_event(
+    row: m.Contract,
+    action: str,
+    *,
+    at: dt.datetime,
+    actor_id: int | None = None,
+    on_behalf_of_id: int | None = None,
+    task_id: int | None = None,
+    from_stage: str | None = None,
+    to_stage: str | None = None,
+    revision: int | None = None,
+    comment: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The contract's next event as the values of one `audit_events` row, chained onto the
+    head the contract row records (`audit_seq`, `audit_head`), which it moves forward.
+
+    This is `append` without its two extra statements (reading the last event, updating
+    the head): the caller holds `row` as loaded in its transaction and writes the new head
+    with the row's own version-checked UPDATE, then inserts the returned values. A writer
+    that raced past would have bumped the row's version (the UPDATE then fails) and would
+    collide on `uq_audit_events_contract_seq`: either way one of the two is refused.
+    """
+    seq = (row.audit_seq or 0) + 1
+    prev = row.audit_head or GENESIS
+    fields: dict[str, Any] = {
+        "contract_id": row.id,
+        "seq": seq,
+        "at": at,
+        "action": action,
+        "actor_id": actor_id,
+        "on_behalf_of_id": on_behalf_of_id,
+        "task_id": task_id,
+        "from_stage": from_stage,
+        "to_stage": to_stage,
+        "revision": revision,
+        "comment": comment,
+        "details": json.loads(json.dumps(details or {}, default=str)),
+    }
+    digest = event_hash(prev_hash=prev, **fields)
+    row.audit_seq = seq
+    row.audit_head = digest
+    return {**fields, "prev_hash": prev, "hash": digest}
+
+
+def insert_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """Store events made by `next_event` (one INSERT, no ORM bookkeeping)."""
+    if events:
+        session.execute(insert(cast("Table", m.AuditEvent.__table__)), events)
 
 
 def chain_problems(

@@ -159,11 +159,9 @@ def task_views(
 
 
 def contract_view(session: Session, rt: Runtime, row: m.Contract) -> ContractView:
-    wf = session.execute(
-        select(m.WorkflowDefinition.name, m.WorkflowDefinition.version).where(
-            m.WorkflowDefinition.id == row.workflow_id
-        )
-    ).one()
+    from engine.services.workflows import spec_for
+
+    wf = spec_for(session, row.workflow_id)  # name and version, cached per engine
     tasks = list(
         session.scalars(select(m.Task).where(m.Task.contract_id == row.id).order_by(m.Task.id))
     )
@@ -279,7 +277,7 @@ def contract_view(session: Session, rt: Runtime, row: m.Contract) -> ContractVie
 
 def show(rt: Runtime, code: str) -> ContractView:
     """One contract with its flags, tasks, history, revisions and obligations."""
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         return contract_view(session, rt, get_contract_row(session, code))
 
 

@@ -31,6 +31,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "contractflow_read_only"  # execution option of `Database.reads` sessions
+
+
+def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for any SQLAlchemy URL; refuses a malformed URL with a one-line error."""
     try:
@@ -42,8 +52,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN until the first write, so a
         # read-then-write unit of work could interleave with another writer. Take the
-        # write lock at the start instead (SQLAlchemy's documented recipe).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # write lock at the start instead (SQLAlchemy's documented recipe) - except in
+        # sessions that only read (`Database.reads`): in WAL mode a reader needs no lock
+        # and must not queue behind writers, nor make them queue behind it.
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     try:
@@ -61,6 +73,9 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -70,6 +85,15 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back on any exception."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reads(self) -> Iterator[Session]:
+        """A transaction that only reads: one consistent snapshot, and on SQLite a plain
+        (deferred) BEGIN instead of `BEGIN IMMEDIATE`, so it neither waits for nor blocks
+        writers. Writing in it is a mistake (on SQLite it may fail with "database is
+        locked" instead of waiting); use `transaction` for that."""
+        with self._read_sessions() as session, session.begin():
             yield session
 
     def redacted_url(self) -> str:
