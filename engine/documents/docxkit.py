@@ -492,20 +492,31 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 def to_bytes(doc: Any) -> bytes:
     """The .docx as bytes, reproducible: python-docx stamps each zip entry with the wall
-    clock, so two renderings a second apart would differ; we re-stamp them."""
-    buffer = io.BytesIO()
-    doc.save(buffer)
-    return _restamp(buffer.getvalue())
+    clock, so two renderings a second apart would differ; we write the package ourselves
+    (python-docx's own part order and content) with a fixed stamp on every entry, in one
+    pass instead of saving and then re-stamping a second zip."""
+    from docx.opc.pkgwriter import PackageWriter
 
-
-def _restamp(content: bytes) -> bytes:
+    package = doc.part.package
+    parts = list(package.parts)
+    for part in parts:
+        part.before_marshal()
     out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(content)) as src,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
-    ):
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(entry, src.read(info.filename))
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zipf:
+        writer = _StampedWriter(zipf)
+        PackageWriter._write_content_types_stream(writer, parts)
+        PackageWriter._write_pkg_rels(writer, package.rels)
+        PackageWriter._write_parts(writer, parts)
     return out.getvalue()
+
+
+class _StampedWriter:
+    """python-docx's `PhysPkgWriter` with every entry stamped `_ZIP_EPOCH`."""
+
+    def __init__(self, zipf: zipfile.ZipFile) -> None:
+        self._zipf = zipf
+
+    def write(self, pack_uri: Any, blob: bytes) -> None:
+        entry = zipfile.ZipInfo(pack_uri.membername, date_time=_ZIP_EPOCH)
+        entry.compress_type = zipfile.ZIP_DEFLATED
+        self._zipf.writestr(entry, blob)
