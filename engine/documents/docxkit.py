@@ -506,7 +506,7 @@ def to_bytes(doc: Any) -> bytes:
         writer = _StampedWriter(zipf)
         PackageWriter._write_content_types_stream(writer, parts)
         PackageWriter._write_pkg_rels(writer, package.rels)
-        PackageWriter._write_parts(writer, parts)
+        PackageWriter._write_parts(writer, parts)  # type: ignore[arg-type]  # duck-typed
     return out.getvalue()
 
 

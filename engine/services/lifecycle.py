@@ -39,6 +39,7 @@ from engine.services.documents import revision_document, store_revision_document
 from engine.services.evaluation_report import store_evaluation_report
 from engine.services.runtime import Runtime
 from engine.services.scoring import evaluate_and_store
+from engine.services.transitions import Someone
 from engine.services.views import (
     active_delegators,
     contract_view,
@@ -95,16 +96,27 @@ def _unit_of_work(rt: Runtime) -> Iterator[Session]:
         raise
 
 
-def get_user(session: Session, username: str) -> m.User:
-    """A user with their roles in one round trip (the users service's lookup takes two)."""
-    from sqlalchemy.orm import joinedload
+@dataclass(frozen=True)
+class Person:
+    """A user as the lifecycle needs them: who, and which roles (read per call, never
+    cached: a role taken away applies to the next action)."""
 
-    user = session.scalar(
-        select(m.User).where(m.User.username == username).options(joinedload(m.User.roles))
-    )
-    if user is None:
+    id: int
+    username: str
+    role_names: tuple[str, ...]
+
+
+def get_user(session: Session, username: str) -> Person:
+    """A user with their roles: one statement of plain columns (no ORM objects to build;
+    the users service's lookup takes two)."""
+    rows = session.execute(
+        select(m.User.id, m.UserRole.role)
+        .outerjoin(m.UserRole, m.UserRole.user_id == m.User.id)
+        .where(m.User.username == username)
+    ).all()
+    if not rows:
         raise NotFound(f"user {username!r} does not exist (add it with `contractflow users add`)")
-    return user
+    return Person(rows[0][0], username, tuple(sorted(r for _, r in rows if r is not None)))
 
 
 def _evaluator_ready(rt: Runtime) -> None:
@@ -119,7 +131,7 @@ def _lock(row: m.Contract, now: dt.datetime) -> None:
     row.updated_at = now
 
 
-def _require_role(user: m.User, roles: frozenset[str], what: str) -> None:
+def _require_role(user: Someone, roles: frozenset[str], what: str) -> None:
     if not roles & set(user.role_names):
         raise Forbidden(
             f"{user.username} may not {what} (needs one of: {', '.join(sorted(roles))})"
@@ -229,7 +241,7 @@ def _store_new(
     row: m.Contract,
     contract: Contract,
     prepared: _Prepared,
-    user: m.User,
+    user: Someone,
     source: str,
     now: dt.datetime,
 ) -> None:
@@ -330,7 +342,7 @@ def _add_revision(
     session: Session,
     row: m.Contract,
     contract: Contract,
-    user: m.User,
+    user: Someone,
     source: str,
     now: dt.datetime,
 ) -> dict[str, Any]:
@@ -349,10 +361,11 @@ def _add_revision(
     return terms
 
 
-def _owner(session: Session, contract: Contract, submitter: m.User) -> m.User:
-    if contract.owner is None:
-        return submitter
-    owner = session.scalar(select(m.User).where(m.User.username == contract.owner))
+def _owner(session: Session, contract: Contract, submitter: Someone) -> int:
+    """The owner's user id (the submitter unless the file names someone)."""
+    if contract.owner is None or contract.owner == submitter.username:
+        return submitter.id
+    owner = session.scalar(select(m.User.id).where(m.User.username == contract.owner))
     if owner is None:
         raise InvalidInput(f"owner: user {contract.owner!r} does not exist")
     return owner
@@ -397,7 +410,7 @@ def submit_contract(
     """
     now = rt.clock()
     _evaluator_ready(rt)
-    user: m.User | None = None
+    user: Person | None = None
     if contract.id is None:
         # Taken in a short transaction of its own, so submits without an id do not queue
         # behind each other's whole submission (a failed submit leaves a gap: harmless).
@@ -439,10 +452,10 @@ def submit_contract(
         definition_id = latest_definition_id(session, workflow or DEFAULT_WORKFLOW)
         spec = spec_for(session, definition_id)
         assert contract.id is not None
-        owner = _owner(session, contract, user)
+        owner_id = _owner(session, contract, user)
         row = m.Contract(
             code=contract.id,
-            owner_id=owner.id,
+            owner_id=owner_id,
             submitted_by_id=user.id,
             workflow_id=definition_id,
             stage=spec.first.id,
@@ -500,7 +513,7 @@ def _revise_in(
     rt: Runtime,
     row: m.Contract,
     contract: Contract,
-    user: m.User,
+    user: Someone,
     source: str,
     now: dt.datetime,
 ) -> None:
@@ -518,8 +531,7 @@ def _revise_in(
             m.ContractRevision.number == row.current_revision,
         )
     )
-    owner = _owner(session, contract, user)
-    row.owner_id = owner.id
+    row.owner_id = _owner(session, contract, user)
     row.current_revision += 1
     _terms_fields(row, contract, rt.risk_config.to_base(contract.amount, contract.currency))
     terms, report = _store_revision(session, rt, row, contract, user, source, now)
@@ -546,7 +558,7 @@ def _store_revision(
     rt: Runtime,
     row: m.Contract,
     contract: Contract,
-    user: m.User,
+    user: Someone,
     source: str,
     now: dt.datetime,
 ) -> tuple[dict[str, Any], RiskReport]:
@@ -566,7 +578,7 @@ def _enter_workflow(
     spec: WorkflowSpec,
     contract: Contract,
     report: RiskReport,
-    user: m.User,
+    user: Someone,
     now: dt.datetime,
     action: str,
     details: dict[str, Any],
@@ -718,12 +730,12 @@ def _decide_in(
 def _principal(
     session: Session,
     rt: Runtime,
-    user: m.User,
+    user: Someone,
     task: m.Task,
     state: ContractState,
     action: str,
     on_behalf_of: str | None,
-) -> m.User:
+) -> Someone:
     """Whose part the action is: the user's own, or a delegator's (delegation in force)."""
     if on_behalf_of is not None and on_behalf_of != user.username:
         delegators = active_delegators(session, user.id, rt.today())
@@ -735,7 +747,7 @@ def _principal(
     if open_task is None:  # closed by someone else since we read it
         raise Conflict(f"task {task.id} is not open")
 
-    def can(p: m.User) -> bool:
+    def can(p: Someone) -> bool:
         if task.role not in p.role_names:
             return False
         if open_task.assignee is not None and open_task.assignee != p.username:

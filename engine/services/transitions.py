@@ -19,8 +19,8 @@ then fails the same way. On SQLite `BEGIN IMMEDIATE` serialises writers anyway.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, aliased
@@ -45,6 +45,17 @@ from engine.workflow.machine import (
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
+
+
+class Someone(Protocol):
+    """Who acts or is acted for: a stored `User`, or the lifecycle's lighter `Person`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def role_names(self) -> Sequence[str]: ...
 
 
 class Lazy(Mapping[str, Any]):
@@ -244,9 +255,9 @@ def write(
     action: str,
     event: Mapping[str, Any],
     *,
-    actor: m.User | None = None,
+    actor: Someone | None = None,
     comment: str | None = None,
-    on_behalf_of: m.User | None = None,
+    on_behalf_of: Someone | None = None,
 ) -> None:
     """Write a transition and its audit event (`event`: the fields of `audit.next_event`
     besides the contract, the action and the stages).

@@ -108,13 +108,8 @@ def _norm(value: Any) -> Any:
     return value
 
 
-def task_views(
-    session: Session,
-    tasks: list[m.Task],
-    codes: Mapping[int, tuple[str, str]],
-    now: dt.datetime,
-) -> list[TaskView]:
-    """Views for a list of tasks: one query for approvals, one for user names."""
+def _approvals(session: Session, tasks: list[m.Task]) -> dict[int, list[int]]:
+    """Task id -> the users whose part each approval counts as (the delegator, if any)."""
     approvals: dict[int, list[int]] = {}
     if tasks:
         for task_id, user_id, for_id in session.execute(
@@ -122,14 +117,33 @@ def task_views(
             .where(m.Approval.task_id.in_([t.id for t in tasks]))
             .order_by(m.Approval.id)
         ):
-            # An approval counts for the person whose part it is (the delegator, if any).
             approvals.setdefault(task_id, []).append(for_id or user_id)
-    names = usernames(
-        session,
+    return approvals
+
+
+def _task_user_ids(tasks: list[m.Task], approvals: Mapping[int, list[int]]) -> list[int | None]:
+    return (
         [t.assignee_id for t in tasks]
         + [t.decided_by_id for t in tasks]
-        + [u for ids in approvals.values() for u in ids],
+        + [u for ids in approvals.values() for u in ids]
     )
+
+
+def task_views(
+    session: Session,
+    tasks: list[m.Task],
+    codes: Mapping[int, tuple[str, str]],
+    now: dt.datetime,
+    *,
+    approvals: Mapping[int, list[int]] | None = None,
+    names: Mapping[int, str] | None = None,
+) -> list[TaskView]:
+    """Views for a list of tasks: one query for approvals, one for user names (none when
+    the caller has read them already)."""
+    if approvals is None:
+        approvals = _approvals(session, tasks)
+    if names is None:
+        names = usernames(session, _task_user_ids(tasks, approvals))
     out = []
     for t in tasks:
         code, title = codes[t.contract_id]
@@ -189,12 +203,14 @@ def contract_view(session: Session, rt: Runtime, row: m.Contract) -> ContractVie
             select(m.Guarantee).where(m.Guarantee.contract_id == row.id).order_by(m.Guarantee.id)
         )
     )
-    names = usernames(
+    approvals = _approvals(session, tasks)
+    names = usernames(  # everyone the view names, in one query
         session,
         [row.owner_id, row.submitted_by_id]
         + [e.actor_id for e in events]
         + [e.on_behalf_of_id for e in events]
-        + [r.submitted_by_id for r in revisions],
+        + [r.submitted_by_id for r in revisions]
+        + _task_user_ids(tasks, approvals),
     )
     now = rt.clock()
     rev_views = []
@@ -223,7 +239,9 @@ def contract_view(session: Session, rt: Runtime, row: m.Contract) -> ContractVie
         workflow_version=wf.version,
         max_severity=row.max_severity,
         flags=current_flags(session, row.id),
-        tasks=task_views(session, tasks, {row.id: (row.code, row.title)}, now),
+        tasks=task_views(
+            session, tasks, {row.id: (row.code, row.title)}, now, approvals=approvals, names=names
+        ),
         history=[
             HistoryEntry(
                 seq=e.seq,
