@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -96,6 +96,10 @@ def _unit_of_work(rt: Runtime) -> Iterator[Session]:
         raise
 
 
+def _table(model: type[m.Base]) -> Table:
+    return cast("Table", model.__table__)
+
+
 @dataclass(frozen=True)
 class Person:
     """A user as the lifecycle needs them: who, and which roles (read per call, never
@@ -106,14 +110,17 @@ class Person:
     role_names: tuple[str, ...]
 
 
+_USER_ROLES = (
+    select(_table(m.User).c.id, _table(m.UserRole).c.role)
+    .outerjoin(_table(m.UserRole), _table(m.UserRole).c.user_id == _table(m.User).c.id)
+    .where(_table(m.User).c.username == bindparam("username"))
+)
+
+
 def get_user(session: Session, username: str) -> Person:
-    """A user with their roles: one statement of plain columns (no ORM objects to build;
-    the users service's lookup takes two)."""
-    rows = session.execute(
-        select(m.User.id, m.UserRole.role)
-        .outerjoin(m.UserRole, m.UserRole.user_id == m.User.id)
-        .where(m.User.username == username)
-    ).all()
+    """A user with their roles: one prebuilt statement of plain columns (no ORM objects to
+    build; the users service's lookup takes two)."""
+    rows = session.connection().execute(_USER_ROLES, {"username": username}).all()
     if not rows:
         raise NotFound(f"user {username!r} does not exist (add it with `contractflow users add`)")
     return Person(rows[0][0], username, tuple(sorted(r for _, r in rows if r is not None)))
@@ -332,10 +339,6 @@ def _insert_report(session: Session, contract_id: int, report: RiskReport) -> No
                 for flag in report.flags
             ],
         )
-
-
-def _table(model: type[m.Base]) -> Table:
-    return cast("Table", model.__table__)
 
 
 def _add_revision(
@@ -827,7 +830,7 @@ def _settle(
         from_stage = row.stage
         contract = current_contract(session, row)
         evaluate_and_store(session, rt, row, contract)
-        tasks: dict[int, m.Task] = {}
+        tasks: Mapping[int, m.Task] = {}
         if (
             spec.stage(row.stage).tracks == "obligations"
             and tx.open_obligations(session, row.id) == 0

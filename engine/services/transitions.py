@@ -22,8 +22,8 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from engine.domain.contract import Contract
@@ -180,35 +180,78 @@ def submitter_of_row() -> Any:
     return select(m.User.username).where(m.User.id == m.Contract.submitted_by_id).scalar_subquery()
 
 
+def _table(model: type[m.Base]) -> Table:
+    return cast("Table", model.__table__)
+
+
+_TASKS, _USERS, _APPROVALS = _table(m.Task), _table(m.User), _table(m.Approval)
+_ASSIGNEE, _BY, _PART = _USERS.alias("assignee"), _USERS.alias("by"), _USERS.alias("part")
+#: The open tasks of a contract's stage and revision, with their assignees' names.
+_STAGE_TASKS = (
+    select(
+        _TASKS.c.id,
+        _TASKS.c.stage,
+        _TASKS.c.role,
+        _TASKS.c.approvals_required,
+        _ASSIGNEE.c.username,
+    )
+    .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == _TASKS.c.assignee_id)
+    .where(
+        _TASKS.c.contract_id == bindparam("cid"),
+        _TASKS.c.status == "open",
+        _TASKS.c.stage == bindparam("stage"),
+        _TASKS.c.revision == bindparam("revision"),
+    )
+    .order_by(_TASKS.c.id)
+)
+#: Approvals of tasks: who typed each, and whose part it counts as.
+_TASK_APPROVALS = (
+    select(_APPROVALS.c.task_id, _BY.c.username, _PART.c.username)
+    .join(_BY, _BY.c.id == _APPROVALS.c.user_id)
+    .outerjoin(_PART, _PART.c.id == _APPROVALS.c.on_behalf_of_id)
+    .where(_APPROVALS.c.task_id.in_(bindparam("tasks", expanding=True)))
+)
+
+
+class StoredTasks(Mapping[int, m.Task]):
+    """Task rows as ORM objects, loaded when `write` touches one (the acting task is in
+    the session already; the stage's other tasks only when a decision closes them)."""
+
+    def __init__(self, session: Session, ids: Sequence[int]) -> None:
+        self._session = session
+        self._ids = list(ids)
+
+    def __getitem__(self, key: int) -> m.Task:
+        if key not in self._ids:
+            raise KeyError(key)
+        task = self._session.get(m.Task, key)
+        if task is None:
+            raise KeyError(key)
+        return task
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 def state(
     session: Session, row: m.Contract, submitter: str, obligations_open: int
-) -> tuple[ContractState, dict[int, m.Task]]:
+) -> tuple[ContractState, Mapping[int, m.Task]]:
     """The machine's view of `row`: its open tasks of the current stage and revision with
     their assignees (one statement), and their approvals (a second one, only when a task
     needs more than one: a single-approval task closes with its first approval, so an open
-    one has none)."""
-    assignee = aliased(m.User)
-    found = session.execute(
-        select(m.Task, assignee.username)
-        .outerjoin(assignee, assignee.id == m.Task.assignee_id)
-        .where(
-            m.Task.contract_id == row.id,
-            m.Task.status == "open",
-            m.Task.stage == row.stage,
-            m.Task.revision == row.current_revision,
-        )
-        .order_by(m.Task.id)
+    one has none). Plain Core statements, built once: this runs on every approval."""
+    conn = session.connection()
+    found = conn.execute(
+        _STAGE_TASKS, {"cid": row.id, "stage": row.stage, "revision": row.current_revision}
     ).all()
-    tasks = [t for t, _ in found]
     approved: dict[int, set[str]] = {}  # whose part each approval counts as
     acted: dict[int, set[str]] = {}  # who typed it
-    if any(t.approvals_required > 1 for t in tasks):
-        by, part = aliased(m.User), aliased(m.User)
-        for task_id, who, for_whom in session.execute(
-            select(m.Approval.task_id, by.username, part.username)
-            .join(by, by.id == m.Approval.user_id)
-            .outerjoin(part, part.id == m.Approval.on_behalf_of_id)
-            .where(m.Approval.task_id.in_([t.id for t in tasks]))
+    if any(required > 1 for _, _, _, required, _ in found):
+        for task_id, who, for_whom in conn.execute(
+            _TASK_APPROVALS, {"tasks": [t[0] for t in found]}
         ):
             approved.setdefault(task_id, set()).add(for_whom or who)
             acted.setdefault(task_id, set()).add(who)
@@ -218,19 +261,19 @@ def state(
         submitter=submitter,
         tasks=tuple(
             TaskState(
-                key=t.id,
-                stage=t.stage,
-                role=t.role,
-                required=t.approvals_required,
-                approved_by=frozenset(approved.get(t.id, ())),
-                approvers=frozenset(acted.get(t.id, ())),
-                assignee=name,
+                key=task_id,
+                stage=stage,
+                role=role,
+                required=required,
+                approved_by=frozenset(approved.get(task_id, ())),
+                approvers=frozenset(acted.get(task_id, ())),
+                assignee=assignee,
             )
-            for t, name in found
+            for task_id, stage, role, required, assignee in found
         ),
         open_obligations=obligations_open,
     )
-    return machine_state, {t.id: t for t in tasks}
+    return machine_state, StoredTasks(session, [t[0] for t in found])
 
 
 def moves(tr: Transition) -> list[dict[str, Any]]:
