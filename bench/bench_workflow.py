@@ -61,6 +61,14 @@ def _drafts(workdir: Path) -> list[Path]:
     return out
 
 
+#: SQL statements this worker process has sent (counted by an engine event in `_worker`).
+_STATEMENTS = [0]
+
+
+def _count_statements(*_args: Any) -> None:
+    _STATEMENTS[0] += 1
+
+
 def _timed(kind: str, call: Any, log: list[Any]) -> Any:
     """Run one service call until it succeeds, logging every attempt. A refused attempt
     (a lost race: `Conflict`; SQLite's write lock not granted within its busy timeout:
@@ -71,18 +79,19 @@ def _timed(kind: str, call: Any, log: list[Any]) -> Any:
     from engine.errors import Conflict
 
     while True:
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu, sent = time.perf_counter(), time.process_time(), _STATEMENTS[0]
         try:
             result = call()
         except Conflict:
-            log.append((kind, started, time.perf_counter() - started, "conflict", 0.0))
+            log.append((kind, started, time.perf_counter() - started, "conflict", 0.0, 0))
             continue
         except OperationalError as exc:
             if "locked" not in str(exc):
                 raise
-            log.append((kind, started, time.perf_counter() - started, "locked", 0.0))
+            log.append((kind, started, time.perf_counter() - started, "locked", 0.0, 0))
             continue
-        log.append((kind, started, time.perf_counter() - started, "ok", _cpu(cpu)))
+        elapsed = time.perf_counter() - started
+        log.append((kind, started, elapsed, "ok", _cpu(cpu), _STATEMENTS[0] - sent))
         return result
 
 
@@ -133,10 +142,13 @@ def _cpu(since: float) -> float:
 def _worker(
     url: str, index: int, backend: str, via: str, seconds: float, barrier: Any, out: Any
 ) -> None:  # pragma: no cover - runs in a child process
+    from sqlalchemy import event
+
     from engine.services.runtime import Runtime
     from engine.settings import Settings
 
     rt = Runtime(Settings(database_url=url, risk_backend=backend))
+    event.listen(rt.db.engine, "before_cursor_execute", _count_statements)
     submitter = dataset.USERS["contract_admin"][index]
     approvers = {role: names[index % len(names)] for role, names in dataset.USERS.items()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -155,7 +167,7 @@ def _worker(
             _cycle(rt, drafts[turn % 2], submitter, approvers, via, log)
             turn += 1
     rt.close()
-    out.put([(k, s - start, d, o, c) for k, s, d, o, c in log])
+    out.put([(k, s - start, d, o, c, n) for k, s, d, o, c, n in log])
 
 
 # --------------------------------------------------------------------------- measuring
@@ -170,12 +182,12 @@ class Cell:
     seconds: float
     load_before: str
     load_after: str
-    actions: list[tuple[str, float, float, str, float]] = field(default_factory=list)
+    actions: list[tuple[str, float, float, str, float, int]] = field(default_factory=list)
 
     def done(self, kind: str | None = None) -> list[float]:
         return [
             d
-            for k, s, d, o, _ in self.actions
+            for k, s, d, o, _, _ in self.actions
             if o == "ok" and (kind is None or k == kind) and s + d <= self.seconds
         ]
 
@@ -190,19 +202,25 @@ class Cell:
         return percentile(
             [
                 c
-                for k, s, d, o, c in self.actions
+                for k, s, d, o, c, _ in self.actions
                 if o == "ok" and k == kind and s + d <= self.seconds
             ],
             50,
         )
 
+    def statements(self, kind: str) -> float:
+        """Mean SQL statements per action of `kind` (sent by the app; BEGIN on PostgreSQL
+        and the pool's liveness ping are not cursor statements and are not counted)."""
+        counts = [n for k, _, _, o, _, n in self.actions if o == "ok" and k == kind]
+        return sum(counts) / len(counts) if counts else math.nan
+
     @property
     def conflicts(self) -> int:
-        return sum(1 for _, _, _, o, _ in self.actions if o == "conflict")
+        return sum(1 for a in self.actions if a[3] == "conflict")
 
     @property
     def locked(self) -> int:
-        return sum(1 for _, _, _, o, _ in self.actions if o == "locked")
+        return sum(1 for a in self.actions if a[3] == "locked")
 
 
 def measure(
@@ -312,6 +330,7 @@ def render(
                 f"{ms(c.p(50, 'submit'))} / {ms(c.p(99, 'submit'))}",
                 f"{ms(c.p(50, 'approve'))} / {ms(c.p(99, 'approve'))}",
                 f"{ms(c.cpu('submit'))} / {ms(c.cpu('approve'))}",
+                f"{c.statements('submit'):.1f} / {c.statements('approve'):.1f}",
                 f"{c.conflicts} / {c.locked}",
                 ms(baselines[(c.kind, c.contracts)]),
                 f"{c.load_before} -> {c.load_after}",
@@ -330,6 +349,7 @@ def render(
             "submit p50 / p99 ms",
             "approve p50 / p99 ms",
             "app CPU per submit / approve, p50 ms",
+            "SQL statements per submit / approve",
             "refused and retried: conflicts / database is locked",
             "baseline: SELECT 1 p50 ms",
             "load (1/5/15 min) before -> after",
