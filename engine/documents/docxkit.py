@@ -11,7 +11,6 @@ so every property element is written here in the order ECMA-376 prescribes.
 
 from __future__ import annotations
 
-import copy
 import io
 import re
 import zipfile

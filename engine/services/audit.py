@@ -171,7 +171,7 @@ def next_event(
 def insert_events(session: Session, events: list[dict[str, Any]]) -> None:
     """Store events made by `next_event` (one INSERT, no ORM bookkeeping)."""
     if events:
-        session.execute(insert(cast("Table", m.AuditEvent.__table__)), events)
+        session.connection().execute(insert(cast("Table", m.AuditEvent.__table__)), events)
 
 
 def chain_problems(

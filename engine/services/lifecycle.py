@@ -157,9 +157,10 @@ def _next_code(session: Session, contract: Contract, year: int) -> str:
     skipped.
     """
     prefix = f"{'PO' if contract.direction.value == 'buy' else 'SC'}-{year}-"
-    counters = cast("Table", m.ContractCounter.__table__)
+    counters = _table(m.ContractCounter)
+    conn = session.connection()
     while True:
-        last = session.scalar(
+        last = conn.scalar(
             update(counters)
             .where(counters.c.prefix == prefix)
             .values(last=counters.c.last + 1)
@@ -167,7 +168,7 @@ def _next_code(session: Session, contract: Contract, year: int) -> str:
         )
         if last is None:  # the first number of this prefix
             last = _highest_number(session, prefix) + 1
-            session.execute(insert(counters).values(prefix=prefix, last=last))
+            conn.execute(insert(counters).values(prefix=prefix, last=last))
         code = f"{prefix}{last:04d}"
         if session.scalar(select(m.Contract.id).where(m.Contract.code == code)) is None:
             return code
@@ -255,7 +256,8 @@ def _store_new(
     """Revision 1 of a contract just inserted, everywhere it lives (what `_store_revision`
     does for a revision, as plain INSERTs: a new contract has nothing to replace)."""
     terms = contract.model_dump(mode="json")
-    session.execute(
+    conn = session.connection()  # plain Core: no ORM bookkeeping for rows we never load
+    conn.execute(
         insert(_table(m.ContractRevision)),
         {
             "contract_id": row.id,
@@ -267,9 +269,9 @@ def _store_new(
             "submitted_at": now,
         },
     )
-    session.execute(insert(_table(m.Document)), {"contract_id": row.id, **prepared.document})
+    conn.execute(insert(_table(m.Document)), {"contract_id": row.id, **prepared.document})
     if contract.guarantees:
-        session.execute(
+        conn.execute(
             insert(_table(m.Guarantee)),
             [
                 {
@@ -284,7 +286,7 @@ def _store_new(
             ],
         )
     if contract.obligations:
-        session.execute(
+        conn.execute(
             insert(_table(m.Obligation)),
             [
                 {
@@ -310,7 +312,8 @@ def _insert_report(session: Session, contract_id: int, report: RiskReport) -> No
     retiring an earlier one: there is none)."""
     from pydantic_core import to_jsonable_python
 
-    evaluation_id = session.scalar(
+    conn = session.connection()
+    evaluation_id = conn.scalar(
         insert(_table(m.RiskEvaluation))
         .values(
             contract_id=contract_id,
@@ -323,7 +326,7 @@ def _insert_report(session: Session, contract_id: int, report: RiskReport) -> No
         .returning(_table(m.RiskEvaluation).c.id)
     )
     if report.flags:
-        session.execute(
+        conn.execute(
             insert(_table(m.RiskFlag)),
             [
                 {

@@ -358,7 +358,7 @@ def write(
                 task.comment = comment
     session.flush()
     if approvals:
-        session.execute(insert(cast("Table", m.Approval.__table__)), approvals)
+        session.connection().execute(insert(_table(m.Approval)), approvals)
     if opened:
-        session.execute(insert(cast("Table", m.Task.__table__)), opened)
+        session.connection().execute(insert(_table(m.Task)), opened)
     audit.insert_events(session, [record])
