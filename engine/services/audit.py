@@ -2,8 +2,9 @@
 
 Each event's hash covers its own fields and the previous event's hash, so changing an
 event breaks its own hash, removing one breaks the sequence and the next `prev_hash`, and
-reordering breaks both. The contract row keeps nothing extra: the chain is checked from
-the events alone (`verify`). The database refuses UPDATE and DELETE on the table as well.
+reordering breaks both. The contract row records the chain's head (`audit_seq`,
+`audit_head`), so removing the last events shows too; new events chain onto that head.
+The database refuses UPDATE and DELETE on the table as well.
 """
 
 from __future__ import annotations

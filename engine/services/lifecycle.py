@@ -3,10 +3,10 @@ delegate and reassign.
 
 Each call is one transaction: load the stored state, ask the pure machine
 (`engine.workflow.machine.transition`) what happens, apply its effects, append one audit
-event. The contract row's version is bumped first thing (optimistic locking, and on
-PostgreSQL the row lock that makes a racing writer wait and then fail), so two people
-acting at once cannot both win: the loser gets `Conflict` (exit 1 / HTTP 409) and nothing
-of theirs is stored.
+event (`engine.services.transitions` loads and writes). The first write is the contract
+row's version-checked UPDATE (optimistic locking, and on PostgreSQL the row lock that
+makes a racing writer wait and then fail), so two people acting at once cannot both win:
+the loser gets `Conflict` (exit 1 / HTTP 409) and nothing of theirs is stored.
 
 Signatures here are stable: the CLI and the web app call them.
 """
