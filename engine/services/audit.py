@@ -226,7 +226,7 @@ def chain_problems(
 def verify(rt: Runtime, code: str | None = None) -> AuditReport:
     """Check one contract's chain, or every contract's. Reads in id order, not seq order,
     so a reordering shows up even when the seq numbers were swapped too."""
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         query = select(
             m.Contract.id, m.Contract.code, m.Contract.audit_seq, m.Contract.audit_head
         ).order_by(m.Contract.id)

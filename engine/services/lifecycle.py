@@ -931,7 +931,7 @@ def delegate(
 
 def list_delegations(rt: Runtime, username: str | None = None) -> list[DelegationView]:
     """Delegations given by or to `username` (all of them when None), newest first."""
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         rows = list(session.scalars(select(m.Delegation).order_by(m.Delegation.id.desc())))
         names = dict(session.execute(select(m.User.id, m.User.username)).all())
         out = [

@@ -406,7 +406,7 @@ def list_contracts(
     rt: Runtime, *, status: str | None = None, stage: str | None = None, limit: int = 500
 ) -> list[ContractSummary]:
     """Contracts, most recently changed first (for lists in the CLI and web app)."""
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         return summaries(session, summaries_query(status, stage).limit(limit))
 
 
@@ -436,7 +436,7 @@ def list_tasks(rt: Runtime, username: str | None, all_tasks: bool = False) -> li
     from engine.services.users import get_user
 
     now = rt.clock()
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         query = (
             select(m.Task)
             .join(m.Contract, m.Contract.id == m.Task.contract_id)

@@ -156,7 +156,7 @@ def latest_definition(session: Session, name: str) -> m.WorkflowDefinition:
 
 def list_workflows(rt: Runtime) -> list[WorkflowView]:
     """Every stored version with how many contracts run on it (one grouped query)."""
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         counts = {
             wid: (total, active)
             for wid, total, active in session.execute(
