@@ -416,7 +416,6 @@ def submit_contract(
     """
     now = rt.clock()
     _evaluator_ready(rt)
-    user: Person | None = None
     if contract.id is None:
         # Taken in a short transaction of its own, so submits without an id do not queue
         # behind each other's whole submission (a failed submit leaves a gap: harmless).
@@ -429,15 +428,15 @@ def submit_contract(
     else:
         fresh = False  # a written id: a new contract, or a revision of a stored one
         with rt.db.reads() as session:
+            user = get_user(session, username)
+            _require_role(user, SUBMITTER_ROLES, "submit contracts")
             new = (
                 session.scalar(select(m.Contract.id).where(m.Contract.code == contract.id)) is None
             )
     prepared = _prepare(rt, contract) if new else None
     with _unit_of_work(rt) as session:
-        if user is None:
-            user = get_user(session, username)
-            _require_role(user, SUBMITTER_ROLES, "submit contracts")
-        # else: checked a moment ago, in the transaction that took the number
+        # The user and their role were checked a moment ago (taking the number, or
+        # looking the id up): a role taken away in between applies from the next call.
         existing = (
             None  # the number was free when taken
             if fresh
