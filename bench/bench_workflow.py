@@ -470,8 +470,12 @@ def _targets(by: dict[tuple[str, int, int, str], Cell], small: int, large: int) 
 #: What the numbers mean and why (from profiling in this session; re-check after changes).
 FINDINGS = """### What changed in this round (issue 3 performance work, 2026-11-25)
 
-Measured side by side under the shared lock (03:34-03:37 UTC, 8 s phases, 10,000
-contracts, load 1.4-3.2), the code before this round (`0227c20`) against this one:
+The previous run on this page (01:39 UTC, load 3-4, code before this round) had, on
+PostgreSQL with 4 workers, 69 and 55 actions/s at 10,000 contracts (act, decide), 37 and
+60 at 1,000,000, p99 194-444 ms, 1,000,000/10,000 p50 up to 1.82x; the run above (load
+2-3) has 138 and 148, 133 and 134, p99 74-78 ms, ratios 1.03-1.27x. Measured side by side
+under the shared lock (03:34-03:37 UTC, 8 s phases, 10,000 contracts, load 1.4-3.2), the
+code before this round (`0227c20`) against this one:
 
 | database | workers | approve via | actions/s before -> after | p99 ms before -> after | app CPU per submit / approve, ms, before -> after |
 |---|---|---|---|---|---|
@@ -517,9 +521,12 @@ SQL statements per action (the table's column): submit 30.5 -> 20.5, approval th
 - **CPU per action, not database size, bounds the rate.** In-process on PostgreSQL
   (one worker, `/proc` CPU of the app and of its PostgreSQL backend, machine shared):
   through `decide` 11.5 ms of app CPU and 2.5 ms of PostgreSQL CPU per action (was 15.1
-  and 2.7), through `act` 15.2 and 3.5 (was 21.6 and 3.9). One cycle is one submit and
-  1.5 approvals. At ~14 ms per action, 2 cores give at most ~140 actions/s with nothing
-  else running; 1,000 actions/s needs <= 2 ms per action for app and database together.
+  and 2.7), through `act` 15.2 and 3.5 (was 21.6 and 3.9); the final run's CPU column
+  (quieter machine) has ~19-22 ms per submit and 3.6-6.0 ms per approval, i.e. ~10-11 ms
+  of app CPU per action. One cycle is one submit and 1.5 approvals. At 12-14 ms per action
+  with the database's share, 2 cores give at most ~140-170 actions/s with nothing else
+  running (measured: 133-148); 1,000 actions/s needs <= 2 ms per action for app and
+  database together.
   The biggest single item is rendering the kept .docx: ~12 ms per submit, about 5 ms per
   action on its own. Then psycopg/SQLAlchemy per statement (~0.3-0.5 ms of app CPU each on
   PostgreSQL, about three times SQLite's), the contract view `act` returns (~2-3 ms;
@@ -527,13 +534,15 @@ SQL statements per action (the table's column): submit 30.5 -> 20.5, approval th
   (only with the templates kept by version, so a rendering on demand stays what was sent
   out: a schema change), and the hot statements as prepared raw SQL: a different design.
 - **p99 < 20 ms with 4 workers on 2 cores** is out of reach for the same reason: four
-  workers and PostgreSQL share two cores, so a 14 ms action waits for a core about as
-  long as it runs.
-- **Size**: every statement on these paths is an indexed lookup by contract, task or
-  user id or a unique key; the id counter is a row per prefix. The 1,000,000/10,000 ratios
-  above carry the load difference between cells (they run one after another on a shared
-  machine) and cache effects: the 1,000,000-contract PostgreSQL database is ~7 GB against
-  128 MB of `shared_buffers`.
+  workers and PostgreSQL share two cores, so an action waits for a core about as long as
+  it runs (submit p50 ~23 ms with 1 worker, ~47 ms with 4). Approvals alone are closer:
+  p99 27-37 ms with 4 workers, 12-15 ms with 1.
+- **Size is not the problem** (target met: p50 at 1,000,000 within 1.03-1.27x of 10,000):
+  every statement on these paths is an indexed lookup by contract, task or user id or a
+  unique key, and the id counter is a row per prefix. The ratios also carry the load
+  difference between cells (they run one after another on a shared machine) and cache
+  effects: the 1,000,000-contract PostgreSQL database is ~7 GB against 128 MB of
+  `shared_buffers`.
 - **Submits still queue briefly on the id counter**: the short transaction that takes a
   number holds the counter row's lock until it commits (one UPDATE and one check); with
   4 workers on busy cores a holder can be descheduled meanwhile. A PostgreSQL sequence
