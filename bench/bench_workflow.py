@@ -61,6 +61,14 @@ def _drafts(workdir: Path) -> list[Path]:
     return out
 
 
+#: SQL statements this worker process has sent (counted by an engine event in `_worker`).
+_STATEMENTS = [0]
+
+
+def _count_statements(*_args: Any) -> None:
+    _STATEMENTS[0] += 1
+
+
 def _timed(kind: str, call: Any, log: list[Any]) -> Any:
     """Run one service call until it succeeds, logging every attempt. A refused attempt
     (a lost race: `Conflict`; SQLite's write lock not granted within its busy timeout:
@@ -71,18 +79,19 @@ def _timed(kind: str, call: Any, log: list[Any]) -> Any:
     from engine.errors import Conflict
 
     while True:
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu, sent = time.perf_counter(), time.process_time(), _STATEMENTS[0]
         try:
             result = call()
         except Conflict:
-            log.append((kind, started, time.perf_counter() - started, "conflict", 0.0))
+            log.append((kind, started, time.perf_counter() - started, "conflict", 0.0, 0))
             continue
         except OperationalError as exc:
             if "locked" not in str(exc):
                 raise
-            log.append((kind, started, time.perf_counter() - started, "locked", 0.0))
+            log.append((kind, started, time.perf_counter() - started, "locked", 0.0, 0))
             continue
-        log.append((kind, started, time.perf_counter() - started, "ok", _cpu(cpu)))
+        elapsed = time.perf_counter() - started
+        log.append((kind, started, elapsed, "ok", _cpu(cpu), _STATEMENTS[0] - sent))
         return result
 
 
@@ -133,10 +142,13 @@ def _cpu(since: float) -> float:
 def _worker(
     url: str, index: int, backend: str, via: str, seconds: float, barrier: Any, out: Any
 ) -> None:  # pragma: no cover - runs in a child process
+    from sqlalchemy import event
+
     from engine.services.runtime import Runtime
     from engine.settings import Settings
 
     rt = Runtime(Settings(database_url=url, risk_backend=backend))
+    event.listen(rt.db.engine, "before_cursor_execute", _count_statements)
     submitter = dataset.USERS["contract_admin"][index]
     approvers = {role: names[index % len(names)] for role, names in dataset.USERS.items()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -155,7 +167,7 @@ def _worker(
             _cycle(rt, drafts[turn % 2], submitter, approvers, via, log)
             turn += 1
     rt.close()
-    out.put([(k, s - start, d, o, c) for k, s, d, o, c in log])
+    out.put([(k, s - start, d, o, c, n) for k, s, d, o, c, n in log])
 
 
 # --------------------------------------------------------------------------- measuring
@@ -170,12 +182,12 @@ class Cell:
     seconds: float
     load_before: str
     load_after: str
-    actions: list[tuple[str, float, float, str, float]] = field(default_factory=list)
+    actions: list[tuple[str, float, float, str, float, int]] = field(default_factory=list)
 
     def done(self, kind: str | None = None) -> list[float]:
         return [
             d
-            for k, s, d, o, _ in self.actions
+            for k, s, d, o, _, _ in self.actions
             if o == "ok" and (kind is None or k == kind) and s + d <= self.seconds
         ]
 
@@ -190,19 +202,25 @@ class Cell:
         return percentile(
             [
                 c
-                for k, s, d, o, c in self.actions
+                for k, s, d, o, c, _ in self.actions
                 if o == "ok" and k == kind and s + d <= self.seconds
             ],
             50,
         )
 
+    def statements(self, kind: str) -> float:
+        """Mean SQL statements per action of `kind` (sent by the app; BEGIN on PostgreSQL
+        and the pool's liveness ping are not cursor statements and are not counted)."""
+        counts = [n for k, _, _, o, _, n in self.actions if o == "ok" and k == kind]
+        return sum(counts) / len(counts) if counts else math.nan
+
     @property
     def conflicts(self) -> int:
-        return sum(1 for _, _, _, o, _ in self.actions if o == "conflict")
+        return sum(1 for a in self.actions if a[3] == "conflict")
 
     @property
     def locked(self) -> int:
-        return sum(1 for _, _, _, o, _ in self.actions if o == "locked")
+        return sum(1 for a in self.actions if a[3] == "locked")
 
 
 def measure(
@@ -312,6 +330,7 @@ def render(
                 f"{ms(c.p(50, 'submit'))} / {ms(c.p(99, 'submit'))}",
                 f"{ms(c.p(50, 'approve'))} / {ms(c.p(99, 'approve'))}",
                 f"{ms(c.cpu('submit'))} / {ms(c.cpu('approve'))}",
+                f"{c.statements('submit'):.1f} / {c.statements('approve'):.1f}",
                 f"{c.conflicts} / {c.locked}",
                 ms(baselines[(c.kind, c.contracts)]),
                 f"{c.load_before} -> {c.load_after}",
@@ -330,6 +349,7 @@ def render(
             "submit p50 / p99 ms",
             "approve p50 / p99 ms",
             "app CPU per submit / approve, p50 ms",
+            "SQL statements per submit / approve",
             "refused and retried: conflicts / database is locked",
             "baseline: SELECT 1 p50 ms",
             "load (1/5/15 min) before -> after",
@@ -448,68 +468,87 @@ def _targets(by: dict[tuple[str, int, int, str], Cell], small: int, large: int) 
 
 
 #: What the numbers mean and why (from profiling in this session; re-check after changes).
-FINDINGS = """### Why the targets are missed, and what would change it
+FINDINGS = """### What changed in this round (issue 3 performance work, 2026-11-25)
 
-Profiled with pyinstrument and a statement counter on PostgreSQL (20,000 contracts),
-2026-11-25, while the machine ran other people's test suites (load 6-10 on 2 cores):
+The previous run on this page (01:39 UTC, load 3-4, code before this round) had, on
+PostgreSQL with 4 workers, 69 and 55 actions/s at 10,000 contracts (act, decide), 37 and
+60 at 1,000,000, p99 194-444 ms, 1,000,000/10,000 p50 up to 1.82x; the run above (load
+2-3) has 138 and 148, 133 and 134, p99 74-78 ms, ratios 1.03-1.27x. Measured side by side
+under the shared lock (03:34-03:37 UTC, 8 s phases, 10,000 contracts, load 1.4-3.2), the
+code before this round (`0227c20`) against this one:
 
-- **The cost is CPU per action in the calling process, not the size of the database.**
-  One approval issues 27 SQL statements through `act` (17 through `decide`; `act` adds
-  10 to re-read the contract) and spends 7-12 ms of CPU in Python (SQLAlchemy unit of
-  work, pydantic views: the CPU column); one `submit` 30 statements and ~30 ms (scoring,
-  the revision's .docx, the view). PostgreSQL's own CPU per statement comes on top.
-  With 2 cores shared by the workers and PostgreSQL, throughput is bounded near
-  2 cores / CPU per action, so 4 workers add little over 1. 1,000 actions/s on 2 cores
-  leaves about 2 ms of CPU per action for the app and the database together: an order
-  of magnitude below this design, not a tuning matter. Where the owner (lifecycle, issue 3) could cut: `act` re-reads the whole
-  contract after committing (`show`: ~10 statements and a full `ContractView` with its
-  history) - `decide` skips it and is what the "decide" rows measure; `get_user` loads
-  roles with a second query on every call and the workflow definition row is read on
-  every call (cache both per process by version); `_when_from_flags` loads the
-  revision's terms and validates a `Contract` on every approval that leaves a stage with
-  `routes`, even when the route only reads `risk.max_severity`.
-- **Submit renders the .docx inside the write transaction** (`store_revision_document`):
-  on SQLite every other writer waits for the rendering; on PostgreSQL the contract row
-  stays locked meanwhile. Rendering before the unit of work (it needs only the terms and
-  the code) or on first download would shorten every submit's transaction.
-- **SQLite, first risk evaluation in a process waits 10 s** (owner: rules,
-  `engine/services/rules.py::_stored`): `Runtime.evaluator` is first touched inside the
-  submit transaction, `_stored` opens a second transaction (`BEGIN IMMEDIATE`) that waits
-  for the first one's write lock until the 10 s busy timeout, then silently falls back to
-  the rules folder instead of the stored rule set. Every `contractflow submit` on SQLite
-  pays it: `time contractflow submit draft.json --as alice` took 15.0 s (1.9 s CPU).
-  Fix: resolve `rt.evaluator` before opening the unit of work (submit, revise, fulfil),
-  or read the stored rule set through the caller's session. The benchmark touches
-  `rt.evaluator` before its first submit, so its numbers exclude this.
-- **Size**: at 1,000,000 contracts the earlier `_next_code` read every code of the year
-  (0.54 s per submit: an index scan of 1M codes, LIKE cannot use the index under the
-  C.UTF-8 collation, 75,000 rows to Python); the lifecycle owner replaced it with a
-  counter row (`contract_counters`) during this session. Every other statement on these
-  paths is an indexed lookup by contract, task or user id (EXPLAIN ANALYZE), so the
-  large/small ratios above should stay near 1 apart from cache effects and load.
-- **Concurrent submits queue on the id counter.** `submit_contract` takes the
-  `contract_counters` row lock (`SELECT ... FOR UPDATE` in `_next_code`) first and holds
-  it through scoring, the .docx rendering and building the view, so submits of the same
-  prefix run one at a time: with 4 workers submit p50 rises from ~30 ms to 76-135 ms on
-  PostgreSQL in the final run (300-550 ms in the runs under load 9-10). Taking the number last (just before the
-  INSERT, after rendering and scoring, which need only the terms) or in its own short
-  transaction would let submits overlap. Before the counter landed, the same race ended
-  in unique-key conflicts instead (counted in the table when they occur).
-- **SQLite with 4 writing processes starves writers.** Every transaction starts with
-  `BEGIN IMMEDIATE` (engine/store/db.py) and SQLite's lock has no queue: a waiting
-  writer polls with back-off while the others keep re-taking the lock, so some waits
-  last seconds (p99 1.7-6 s across runs) and one run saw a wait pass the 10 s busy timeout and
-  fail with "database is locked" (now counted and retried in the table; a CLI user would
-  see the error). Holding the lock through scoring and .docx rendering (above) makes it
-  worse. SQLite is the single-user default; deployments with several writers belong on
-  PostgreSQL, which the docs should say.
-- **Load and size.** These runs shared the 2 cores with other engineers' test suites
-  (load in the table: ~3-4 in the final run, 5-11 in earlier ones); cells run one after
-  another, so every ratio also carries the change in load between its two cells. In the
-  final run the 1,000,000/10,000 latency ratio was within 1.5x for 1 worker (act, decide)
-  and for 4 workers with `decide`, but 1.82x for 4 workers with `act`; earlier runs gave
-  ratios below 1 for the same cell. The 1,000,000-contract database is 7 GB against
-  PostgreSQL's 128 MB `shared_buffers` (the OS cache holds it), so more page reads miss
-  PostgreSQL's own cache; with this noise the two causes cannot be separated - rerun on
-  a quiet machine before reading much into it.
+| database | workers | approve via | actions/s before -> after | p99 ms before -> after | app CPU per submit / approve, ms, before -> after |
+|---|---|---|---|---|---|
+| sqlite | 1 | act | 70 -> 122 | 32.0 -> 21.1 | 24.0 / 7.0 -> 15.4 / 2.9 |
+| sqlite | 4 | act | 68 -> 178 | 841.2 -> 71.6 | 23.9 / 6.9 -> 16.6 / 4.2 |
+| postgresql | 1 | act | 41 -> 49 | 50.3 -> 41.6 | 29.1 / 11.4 -> 28.6 / 8.1 |
+| postgresql | 4 | act | 57 -> 105 | 211.8 -> 111.3 | 37.9 / 16.5 -> 23.8 / 7.6 |
+| postgresql | 4 | decide | 40 -> 102 | 268.2 -> 133.4 | 49.7 / 13.6 -> 26.6 / 6.2 |
+
+SQL statements per action (the table's column): submit 30.5 -> 20.5, approval through
+`decide` 15.3 -> 7.7, through `act` 25.3 -> 15.7. What did it:
+
+- **An approval is 3 reads and 5 writes** (`engine/services/transitions.py`): the task with
+  its contract row, the submitter's name and the open-obligation count in one statement;
+  the acting user and their roles in one; the stage's open tasks with assignees in one
+  (their approvals only when a task needs more than one). Then one version-checked
+  `UPDATE contracts` that also carries the new stage and the audit chain's head (it was
+  three UPDATEs: the early version bump, the stage, the head), the task UPDATE, and plain
+  INSERTs for the approval, new tasks and the audit event (its predecessor comes from the
+  head the row records instead of a SELECT). Optimistic locking is unchanged in effect:
+  the contract row's version is read with the task, every writer changes that row, and
+  the first write fails on any change committed since (`test_lifecycle_writes.py` forces
+  that race; the 8-process race test still sees exactly one winner per task).
+- **Workflow definitions are parsed once per engine** (a stored version never changes):
+  no per-call checksum read; a new contract looks up only the newest version's id.
+- **Submit scores the contract and renders its .docx before the write transaction**
+  (both need only the terms and the id, taken first in a short transaction of its own
+  with one `UPDATE ... RETURNING`), then writes revision, document, guarantees,
+  obligations, evaluation and flags as plain INSERTs. The .docx is still rendered and
+  kept on every submit (docs/documents.md promises that a later template change does
+  not change what was sent out); writing the zip once instead of saving and re-stamping
+  it gives identical bytes for less CPU.
+- **The contract view** (`show`, and what `act` and `submit` return) runs prebuilt Core
+  statements on the session's connection: about 40% less CPU per view than ORM queries.
+- **SQLite**: read-only transactions (`show`, `Database.reads`) start with a plain `BEGIN`
+  instead of `BEGIN IMMEDIATE`, so they neither wait for nor block writers; a waiting
+  writer retries `BEGIN IMMEDIATE` every millisecond or so instead of SQLite's back-off to
+  100 ms between tries, which let a waiter sleep through release after release (p99
+  with 4 writers 841 ms -> 72 ms above; seconds in earlier runs).
+
+### Why the targets are still missed
+
+- **CPU per action, not database size, bounds the rate.** In-process on PostgreSQL
+  (one worker, `/proc` CPU of the app and of its PostgreSQL backend, machine shared):
+  through `decide` 11.5 ms of app CPU and 2.5 ms of PostgreSQL CPU per action (was 15.1
+  and 2.7), through `act` 15.2 and 3.5 (was 21.6 and 3.9); the final run's CPU column
+  (quieter machine) has ~19-22 ms per submit and 3.6-6.0 ms per approval, i.e. ~10-11 ms
+  of app CPU per action. One cycle is one submit and 1.5 approvals. At 12-14 ms per action
+  with the database's share, 2 cores give at most ~140-170 actions/s with nothing else
+  running (measured: 133-148); 1,000 actions/s needs <= 2 ms per action for app and
+  database together.
+  The biggest single item is rendering the kept .docx: ~12 ms per submit, about 5 ms per
+  action on its own. Then psycopg/SQLAlchemy per statement (~0.3-0.5 ms of app CPU each on
+  PostgreSQL, about three times SQLite's), the contract view `act` returns (~2-3 ms;
+  `decide` skips it), scoring (~1 ms). Reaching 2 ms would mean not rendering on submit
+  (only with the templates kept by version, so a rendering on demand stays what was sent
+  out: a schema change), and the hot statements as prepared raw SQL: a different design.
+- **p99 < 20 ms with 4 workers on 2 cores** is out of reach for the same reason: four
+  workers and PostgreSQL share two cores, so an action waits for a core about as long as
+  it runs (submit p50 ~23 ms with 1 worker, ~47 ms with 4). Approvals alone are closer:
+  p99 27-37 ms with 4 workers, 12-15 ms with 1.
+- **Size is not the problem** (target met: p50 at 1,000,000 within 1.03-1.27x of 10,000):
+  every statement on these paths is an indexed lookup by contract, task or user id or a
+  unique key, and the id counter is a row per prefix. The ratios also carry the load
+  difference between cells (they run one after another on a shared machine) and cache
+  effects: the 1,000,000-contract PostgreSQL database is ~7 GB against 128 MB of
+  `shared_buffers`.
+- **Submits still queue briefly on the id counter**: the short transaction that takes a
+  number holds the counter row's lock until it commits (one UPDATE and one check); with
+  4 workers on busy cores a holder can be descheduled meanwhile. A PostgreSQL sequence
+  per prefix would avoid the lock (not portable to SQLite; not done).
+- **YAML parsing** (ruamel's pure-Python round-trip parser, for line numbers) costs ~6 ms
+  per contract file; the benchmark submits JSON (~0.4 ms). A C loader (PyYAML + libyaml,
+  here only as a dependency of Prefect) reads YAML 1.1 (`NO`, `010`, `yes` mean other
+  things), so it would need YAML 1.2 resolvers and a differential test: not done.
 """

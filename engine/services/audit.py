@@ -2,8 +2,9 @@
 
 Each event's hash covers its own fields and the previous event's hash, so changing an
 event breaks its own hash, removing one breaks the sequence and the next `prev_hash`, and
-reordering breaks both. The contract row keeps nothing extra: the chain is checked from
-the events alone (`verify`). The database refuses UPDATE and DELETE on the table as well.
+reordering breaks both. The contract row records the chain's head (`audit_seq`,
+`audit_head`), so removing the last events shows too; new events chain onto that head.
+The database refuses UPDATE and DELETE on the table as well.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.domain.views import AuditReport
 from engine.errors import NotFound
 from engine.services.runtime import Runtime
 from engine.store import models as m
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 GENESIS = "0" * 64
 
@@ -120,6 +124,57 @@ def append(
     return event
 
 
+def next_event(
+    row: m.Contract,
+    action: str,
+    *,
+    at: dt.datetime,
+    actor_id: int | None = None,
+    on_behalf_of_id: int | None = None,
+    task_id: int | None = None,
+    from_stage: str | None = None,
+    to_stage: str | None = None,
+    revision: int | None = None,
+    comment: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The contract's next event as the values of one `audit_events` row, chained onto the
+    head the contract row records (`audit_seq`, `audit_head`), which it moves forward.
+
+    This is `append` without its two extra statements (reading the last event, updating
+    the head): the caller holds `row` as loaded in its transaction and writes the new head
+    with the row's own version-checked UPDATE, then inserts the returned values. A writer
+    that raced past would have bumped the row's version (the UPDATE then fails) and would
+    collide on `uq_audit_events_contract_seq`: either way one of the two is refused.
+    """
+    seq = (row.audit_seq or 0) + 1
+    prev = row.audit_head or GENESIS
+    fields: dict[str, Any] = {
+        "contract_id": row.id,
+        "seq": seq,
+        "at": at,
+        "action": action,
+        "actor_id": actor_id,
+        "on_behalf_of_id": on_behalf_of_id,
+        "task_id": task_id,
+        "from_stage": from_stage,
+        "to_stage": to_stage,
+        "revision": revision,
+        "comment": comment,
+        "details": json.loads(json.dumps(details or {}, default=str)),
+    }
+    digest = event_hash(prev_hash=prev, **fields)
+    row.audit_seq = seq
+    row.audit_head = digest
+    return {**fields, "prev_hash": prev, "hash": digest}
+
+
+def insert_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """Store events made by `next_event` (one INSERT, no ORM bookkeeping)."""
+    if events:
+        session.connection().execute(insert(cast("Table", m.AuditEvent.__table__)), events)
+
+
 def chain_problems(
     code: str, events: Iterable[m.AuditEvent], head: tuple[int, str] | None = None
 ) -> list[str]:
@@ -171,7 +226,7 @@ def chain_problems(
 def verify(rt: Runtime, code: str | None = None) -> AuditReport:
     """Check one contract's chain, or every contract's. Reads in id order, not seq order,
     so a reordering shows up even when the seq numbers were swapped too."""
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         query = select(
             m.Contract.id, m.Contract.code, m.Contract.audit_seq, m.Contract.audit_head
         ).order_by(m.Contract.id)

@@ -111,21 +111,26 @@ def document_filename(code: str, revision: int, kind: str = "contract") -> str:
     return f"{safe}-{suffix.get(kind, kind)}.docx"
 
 
+def revision_document(rt: Runtime, code: str, revision: int, contract: Contract) -> dict[str, Any]:
+    """The kept document of a revision as the values of its `documents` row (all but the
+    contract id). Rendering needs only the terms, so submit does it before its transaction."""
+    content = render(rt, contract, revision=revision)
+    return {
+        "revision": revision,
+        "kind": "contract",
+        "filename": document_filename(code, revision),
+        "content": content,
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "created_at": rt.clock(),
+    }
+
+
 def store_revision_document(
     session: Session, rt: Runtime, row: m.Contract, revision: int, contract: Contract
 ) -> m.Document:
     """Render and keep the document of a submitted revision (called inside submit/revise,
     in the same transaction, so a revision never exists without its document)."""
-    content = render(rt, contract, revision=revision)
-    doc = m.Document(
-        contract_id=row.id,
-        revision=revision,
-        kind="contract",
-        filename=document_filename(row.code, revision),
-        content=content,
-        sha256=hashlib.sha256(content).hexdigest(),
-        created_at=rt.clock(),
-    )
+    doc = m.Document(contract_id=row.id, **revision_document(rt, row.code, revision, contract))
     session.add(doc)
     return doc
 

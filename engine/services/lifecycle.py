@@ -3,10 +3,10 @@ delegate and reassign.
 
 Each call is one transaction: load the stored state, ask the pure machine
 (`engine.workflow.machine.transition`) what happens, apply its effects, append one audit
-event. The contract row's version is bumped first thing (optimistic locking, and on
-PostgreSQL the row lock that makes a racing writer wait and then fail), so two people
-acting at once cannot both win: the loser gets `Conflict` (exit 1 / HTTP 409) and nothing
-of theirs is stored.
+event (`engine.services.transitions` loads and writes). The first write is the contract
+row's version-checked UPDATE (optimistic locking, and on PostgreSQL the row lock that
+makes a racing writer wait and then fail), so two people acting at once cannot both win:
+the loser gets `Conflict` (exit 1 / HTTP 409) and nothing of theirs is stored.
 
 Signatures here are stable: the CLI and the web app call them.
 """
@@ -16,15 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.domain.contract import Contract
@@ -32,13 +32,14 @@ from engine.domain.risk import RiskReport
 from engine.domain.views import ActOutcome, ContractView, DelegationView
 from engine.domain.workflow import WorkflowSpec
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.expressions import context_for
 from engine.services import audit
+from engine.services import transitions as tx
 from engine.services.contracts import read_contract
-from engine.services.documents import store_revision_document
+from engine.services.documents import revision_document, store_revision_document
 from engine.services.evaluation_report import store_evaluation_report
 from engine.services.runtime import Runtime
 from engine.services.scoring import evaluate_and_store
+from engine.services.transitions import Someone
 from engine.services.views import (
     active_delegators,
     contract_view,
@@ -47,23 +48,20 @@ from engine.services.views import (
     show,
     term_changes,
 )
-from engine.services.workflows import latest_definition, spec_for
+from engine.services.workflows import latest_definition_id, spec_for
 from engine.store import models as m
 from engine.workflow.machine import (
     Actor,
-    AddApproval,
-    CloseTask,
     Complete,
     ContractState,
     Decide,
-    Env,
-    MoveStage,
-    OpenTask,
     Submit,
-    TaskState,
     Transition,
     transition,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 DEFAULT_WORKFLOW = "standard"
 SUBMITTER_ROLES = frozenset({"contract_admin", "admin"})
@@ -98,16 +96,34 @@ def _unit_of_work(rt: Runtime) -> Iterator[Session]:
         raise
 
 
-def get_user(session: Session, username: str) -> m.User:
-    """A user with their roles in one round trip (the users service's lookup takes two)."""
-    from sqlalchemy.orm import joinedload
+def _table(model: type[m.Base]) -> Table:
+    return cast("Table", model.__table__)
 
-    user = session.scalar(
-        select(m.User).where(m.User.username == username).options(joinedload(m.User.roles))
-    )
-    if user is None:
+
+@dataclass(frozen=True)
+class Person:
+    """A user as the lifecycle needs them: who, and which roles (read per call, never
+    cached: a role taken away applies to the next action)."""
+
+    id: int
+    username: str
+    role_names: tuple[str, ...]
+
+
+_USER_ROLES = (
+    select(_table(m.User).c.id, _table(m.UserRole).c.role)
+    .outerjoin(_table(m.UserRole), _table(m.UserRole).c.user_id == _table(m.User).c.id)
+    .where(_table(m.User).c.username == bindparam("username"))
+)
+
+
+def get_user(session: Session, username: str) -> Person:
+    """A user with their roles: one prebuilt statement of plain columns (no ORM objects to
+    build; the users service's lookup takes two)."""
+    rows = session.connection().execute(_USER_ROLES, {"username": username}).all()
+    if not rows:
         raise NotFound(f"user {username!r} does not exist (add it with `contractflow users add`)")
-    return user
+    return Person(rows[0][0], username, tuple(sorted(r for _, r in rows if r is not None)))
 
 
 def _evaluator_ready(rt: Runtime) -> None:
@@ -122,226 +138,7 @@ def _lock(row: m.Contract, now: dt.datetime) -> None:
     row.updated_at = now
 
 
-class _Lazy(Mapping[str, Any]):
-    """A mapping computed on first use (the `when` values, role head counts): most
-    approvals never read them, so they should not pay for loading terms and flags."""
-
-    def __init__(
-        self, load: Callable[[], Mapping[str, Any]], known: Mapping[str, Any] | None = None
-    ) -> None:
-        self._load = load
-        self._known = known or {}  # values at hand: answered without loading
-        self._data: Mapping[str, Any] | None = None
-
-    def _get(self) -> Mapping[str, Any]:
-        if self._data is None:
-            self._data = self._load()
-        return self._data
-
-    def __getitem__(self, key: str) -> Any:
-        if key in self._known:
-            return self._known[key]
-        return self._get()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-
-def _row_values(row: m.Contract) -> dict[str, Any]:
-    """`when` values the contract row already holds (routes on severity or amount need no
-    terms or flags loaded)."""
-    return {
-        "amount": row.amount,
-        "amount_base": row.amount_base,
-        "direction": row.direction,
-        "currency": row.currency,
-        "title": row.title,
-        "risk.max_severity": row.max_severity,
-    }
-
-
-def _holders(session: Session) -> dict[str, int]:
-    return {
-        role: int(n)
-        for role, n in session.execute(
-            select(m.UserRole.role, func.count())
-            .join(m.User, m.User.id == m.UserRole.user_id)
-            .where(m.User.active.is_(True))
-            .group_by(m.UserRole.role)
-        )
-    }
-
-
-def _when_from_flags(
-    session: Session, row: m.Contract, contract: Contract | None = None
-) -> dict[str, Any]:
-    flags = session.execute(
-        select(m.RiskFlag.category, m.RiskFlag.rule)
-        .join(m.RiskEvaluation, m.RiskEvaluation.id == m.RiskFlag.evaluation_id)
-        .where(m.RiskFlag.contract_id == row.id, m.RiskEvaluation.current.is_(True))
-    ).all()
-    contract = contract or current_contract(session, row)
-    return context_for(
-        contract,
-        amount_base=row.amount_base,
-        max_severity=row.max_severity,
-        categories=sorted({c for c, _ in flags}),
-        rules=sorted({r for _, r in flags}),
-        flag_count=len(flags),
-    )
-
-
-def _when_from_report(row: m.Contract, contract: Contract, report: RiskReport) -> dict[str, Any]:
-    return context_for(
-        contract,
-        amount_base=row.amount_base,
-        max_severity=report.max_severity.value,
-        categories=report.categories,
-        rules=sorted({f.rule for f in report.flags}),
-        flag_count=len(report.flags),
-    )
-
-
-def _env(rt: Runtime, session: Session, when: Mapping[str, Any], now: dt.datetime) -> Env:
-    return Env(
-        now=now,
-        when=when,
-        holders=_Lazy(lambda: _holders(session)),
-        holidays=frozenset(rt.risk_config.holidays),
-    )
-
-
-def _open_obligations(session: Session, contract_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(m.Obligation)
-            .where(m.Obligation.contract_id == contract_id, m.Obligation.status == "open")
-        )
-        or 0
-    )
-
-
-def _state(
-    session: Session, row: m.Contract, submitter: str
-) -> tuple[ContractState, dict[int, m.Task]]:
-    tasks = list(
-        session.scalars(
-            select(m.Task).where(
-                m.Task.contract_id == row.id,
-                m.Task.status == "open",
-                m.Task.stage == row.stage,
-                m.Task.revision == row.current_revision,
-            )
-        )
-    )
-    approvals: dict[int, set[int]] = {}  # whose part each approval counts as
-    acted: dict[int, set[int]] = {}  # who typed it
-    if tasks:
-        for task_id, user_id, for_id in session.execute(
-            select(m.Approval.task_id, m.Approval.user_id, m.Approval.on_behalf_of_id).where(
-                m.Approval.task_id.in_([t.id for t in tasks])
-            )
-        ):
-            approvals.setdefault(task_id, set()).add(for_id or user_id)
-            acted.setdefault(task_id, set()).add(user_id)
-    ids = (
-        {t.assignee_id for t in tasks}
-        | {u for s in approvals.values() for u in s}
-        | {u for s in acted.values() for u in s}
-    )
-    names = (
-        dict(session.execute(select(m.User.id, m.User.username).where(m.User.id.in_(ids))).all())
-        if ids - {None}
-        else {}
-    )
-    state = ContractState(
-        stage=row.stage,
-        status=row.status,
-        submitter=submitter,
-        tasks=tuple(
-            TaskState(
-                key=t.id,
-                stage=t.stage,
-                role=t.role,
-                required=t.approvals_required,
-                approved_by=frozenset(names[u] for u in approvals.get(t.id, set())),
-                approvers=frozenset(names[u] for u in acted.get(t.id, set())),
-                assignee=names.get(t.assignee_id) if t.assignee_id else None,
-            )
-            for t in tasks
-        ),
-        open_obligations=_open_obligations(session, row.id),
-    )
-    return state, {t.id: t for t in tasks}
-
-
-def _apply(
-    session: Session,
-    row: m.Contract,
-    tr: Transition,
-    tasks: Mapping[int, m.Task],
-    now: dt.datetime,
-    actor: m.User | None = None,
-    comment: str | None = None,
-    on_behalf_of: m.User | None = None,
-) -> None:
-    """Write the machine's effects. Task rows touched get their version bumped too."""
-    for effect in tr.effects:
-        if isinstance(effect, OpenTask):
-            session.add(
-                m.Task(
-                    contract_id=row.id,
-                    revision=row.current_revision,
-                    stage=effect.stage,
-                    role=effect.role,
-                    approvals_required=effect.required,
-                    status="open",
-                    due_at=effect.due_at,
-                    escalate_to=effect.escalate_to,
-                    created_at=now,
-                )
-            )
-        elif isinstance(effect, AddApproval):
-            assert actor is not None
-            session.add(
-                m.Approval(
-                    task_id=effect.task,
-                    user_id=actor.id,
-                    on_behalf_of_id=on_behalf_of.id if on_behalf_of else None,
-                    revision=row.current_revision,
-                    at=now,
-                )
-            )
-            flag_modified(tasks[effect.task], "status")
-        elif isinstance(effect, CloseTask):
-            task = tasks[effect.task]
-            task.status = effect.status
-            task.closed_at = now
-            if effect.status != "cancelled" and actor is not None:
-                task.decided_by_id = actor.id
-                task.comment = comment
-        elif isinstance(effect, MoveStage):
-            row.stage = effect.to_stage
-    row.status = tr.state.status
-
-
-def _moves(tr: Transition) -> list[dict[str, Any]]:
-    return [
-        {
-            "from": mv.from_stage,
-            "to": mv.to_stage,
-            "via": mv.via,
-            **({"route": mv.route} if mv.route else {}),
-        }
-        for mv in tr.moves
-    ]
-
-
-def _require_role(user: m.User, roles: frozenset[str], what: str) -> None:
+def _require_role(user: Someone, roles: frozenset[str], what: str) -> None:
     if not roles & set(user.role_names):
         raise Forbidden(
             f"{user.username} may not {what} (needs one of: {', '.join(sorted(roles))})"
@@ -355,17 +152,24 @@ def _checksum(terms: Mapping[str, Any]) -> str:
 def _next_code(session: Session, contract: Contract, year: int) -> str:
     """SC-YYYY-NNNN (sales) or PO-YYYY-NNNN (purchases): the next free number.
 
-    A counter row per prefix, locked for the transaction, makes this O(1) however many
-    contracts exist; numbers taken by hand-written ids are skipped.
+    A counter row per prefix, bumped in place (the UPDATE locks it until our commit),
+    makes this O(1) however many contracts exist; numbers taken by hand-written ids are
+    skipped.
     """
     prefix = f"{'PO' if contract.direction.value == 'buy' else 'SC'}-{year}-"
-    counter = session.get(m.ContractCounter, prefix, with_for_update=True)
-    if counter is None:
-        counter = m.ContractCounter(prefix=prefix, last=_highest_number(session, prefix))
-        session.add(counter)
+    counters = _table(m.ContractCounter)
+    conn = session.connection()
     while True:
-        counter.last += 1
-        code = f"{prefix}{counter.last:04d}"
+        last = conn.scalar(
+            update(counters)
+            .where(counters.c.prefix == prefix)
+            .values(last=counters.c.last + 1)
+            .returning(counters.c.last)
+        )
+        if last is None:  # the first number of this prefix
+            last = _highest_number(session, prefix) + 1
+            conn.execute(insert(counters).values(prefix=prefix, last=last))
+        code = f"{prefix}{last:04d}"
         if session.scalar(select(m.Contract.id).where(m.Contract.code == code)) is None:
             return code
 
@@ -424,11 +228,127 @@ def _sync_items(session: Session, row: m.Contract, contract: Contract) -> None:
         target.owner = ob.owner
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What a new contract's submit computes before its transaction opens."""
+
+    report: RiskReport
+    document: dict[str, Any]  # the kept .docx as `documents` row values
+
+
+def _prepare(rt: Runtime, contract: Contract) -> _Prepared:
+    assert contract.id is not None
+    return _Prepared(
+        report=rt.evaluator.evaluate([contract], rt.today())[0],
+        document=revision_document(rt, contract.id, 1, contract),
+    )
+
+
+def _store_new(
+    session: Session,
+    row: m.Contract,
+    contract: Contract,
+    prepared: _Prepared,
+    user: Someone,
+    source: str,
+    now: dt.datetime,
+) -> None:
+    """Revision 1 of a contract just inserted, everywhere it lives (what `_store_revision`
+    does for a revision, as plain INSERTs: a new contract has nothing to replace)."""
+    terms = contract.model_dump(mode="json")
+    conn = session.connection()  # plain Core: no ORM bookkeeping for rows we never load
+    conn.execute(
+        insert(_table(m.ContractRevision)),
+        {
+            "contract_id": row.id,
+            "number": 1,
+            "terms": terms,
+            "source_name": source[:255],
+            "checksum": _checksum(terms),
+            "submitted_by_id": user.id,
+            "submitted_at": now,
+        },
+    )
+    conn.execute(insert(_table(m.Document)), {"contract_id": row.id, **prepared.document})
+    if contract.guarantees:
+        conn.execute(
+            insert(_table(m.Guarantee)),
+            [
+                {
+                    "contract_id": row.id,
+                    "gid": g.id or "",
+                    "kind": g.kind.value,
+                    "amount": g.amount,
+                    "issuer": g.issuer,
+                    "expires_on": g.expires_on,
+                }
+                for g in contract.guarantees
+            ],
+        )
+    if contract.obligations:
+        conn.execute(
+            insert(_table(m.Obligation)),
+            [
+                {
+                    "contract_id": row.id,
+                    "oid": ob.id,
+                    "party": ob.party.value,
+                    "kind": ob.kind.value,
+                    "description": ob.description,
+                    "due": ob.due,
+                    "amount": ob.amount,
+                    "status": ob.status.value,
+                    "fulfilled_on": ob.fulfilled_on,
+                    "owner": ob.owner,
+                }
+                for ob in contract.obligations
+            ],
+        )
+    _insert_report(session, row.id, prepared.report)
+
+
+def _insert_report(session: Session, contract_id: int, report: RiskReport) -> None:
+    """A new contract's first evaluation and its flags (`scoring.store_report` without
+    retiring an earlier one: there is none)."""
+    from pydantic_core import to_jsonable_python
+
+    conn = session.connection()
+    evaluation_id = conn.scalar(
+        insert(_table(m.RiskEvaluation))
+        .values(
+            contract_id=contract_id,
+            revision=1,
+            as_of=report.as_of,
+            ruleset_checksum=report.ruleset_checksum,
+            max_severity=report.max_severity.value,
+            current=True,
+        )
+        .returning(_table(m.RiskEvaluation).c.id)
+    )
+    if report.flags:
+        conn.execute(
+            insert(_table(m.RiskFlag)),
+            [
+                {
+                    "evaluation_id": evaluation_id,
+                    "contract_id": contract_id,
+                    "rule": flag.rule,
+                    "category": flag.category,
+                    "severity": flag.severity.value,
+                    "message": flag.message,
+                    "subject": flag.subject,
+                    "evidence": json.loads(json.dumps(to_jsonable_python(flag.evidence))),
+                }
+                for flag in report.flags
+            ],
+        )
+
+
 def _add_revision(
     session: Session,
     row: m.Contract,
     contract: Contract,
-    user: m.User,
+    user: Someone,
     source: str,
     now: dt.datetime,
 ) -> dict[str, Any]:
@@ -447,10 +367,11 @@ def _add_revision(
     return terms
 
 
-def _owner(session: Session, contract: Contract, submitter: m.User) -> m.User:
-    if contract.owner is None:
-        return submitter
-    owner = session.scalar(select(m.User).where(m.User.username == contract.owner))
+def _owner(session: Session, contract: Contract, submitter: Someone) -> int:
+    """The owner's user id (the submitter unless the file names someone)."""
+    if contract.owner is None or contract.owner == submitter.username:
+        return submitter.id
+    owner = session.scalar(select(m.User.id).where(m.User.username == contract.owner))
     if owner is None:
         raise InvalidInput(f"owner: user {contract.owner!r} does not exist")
     return owner
@@ -487,7 +408,12 @@ def submit_contract(
     workflow: str | None = None,
     source: str = "",
 ) -> ContractView:
-    """Submit an already-read `Contract` (the web app's upload path uses this)."""
+    """Submit an already-read `Contract` (the web app's upload path uses this).
+
+    A new contract is scored and its document rendered before the write transaction
+    opens (both need only the terms and the id), so the transaction holds its locks -
+    SQLite's database lock, the new row's on PostgreSQL - only for the INSERTs.
+    """
     now = rt.clock()
     _evaluator_ready(rt)
     if contract.id is None:
@@ -498,56 +424,63 @@ def submit_contract(
             _require_role(user, SUBMITTER_ROLES, "submit contracts")
             code = _next_code(session, contract, rt.today().year)
         contract = contract.model_copy(update={"id": code})
-        fresh = True
+        fresh = new = True
     else:
-        fresh = False
+        fresh = False  # a written id: a new contract, or a revision of a stored one
+        with rt.db.reads() as session:
+            user = get_user(session, username)
+            _require_role(user, SUBMITTER_ROLES, "submit contracts")
+            new = (
+                session.scalar(select(m.Contract.id).where(m.Contract.code == contract.id)) is None
+            )
+    prepared = _prepare(rt, contract) if new else None
     with _unit_of_work(rt) as session:
-        user = get_user(session, username)
-        _require_role(user, SUBMITTER_ROLES, "submit contracts")
-        if contract.id is not None and not fresh:
-            existing = session.scalar(select(m.Contract).where(m.Contract.code == contract.id))
-            if existing is not None:
-                if workflow is not None:
-                    name = session.scalar(
-                        select(m.WorkflowDefinition.name).where(
-                            m.WorkflowDefinition.id == existing.workflow_id
-                        )
+        # The user and their role were checked a moment ago (taking the number, or
+        # looking the id up): a role taken away in between applies from the next call.
+        existing = (
+            None  # the number was free when taken
+            if fresh
+            else session.scalar(select(m.Contract).where(m.Contract.code == contract.id))
+        )
+        if existing is not None:
+            if workflow is not None:
+                name = spec_for(session, existing.workflow_id).name
+                if name != workflow:
+                    raise InvalidInput(
+                        f"--workflow: {contract.id} already runs on workflow {name}; "
+                        "a revision stays on it"
                     )
-                    if name != workflow:
-                        raise InvalidInput(
-                            f"--workflow: {contract.id} already runs on workflow {name}; "
-                            "a revision stays on it"
-                        )
-                _revise_in(session, rt, existing, contract, user, source, now)
-                return contract_view(session, rt, existing)
-        definition = latest_definition(session, workflow or DEFAULT_WORKFLOW)
-        spec = spec_for(session, definition.id)
+            _revise_in(session, rt, existing, contract, user, source, now)
+            return contract_view(session, rt, existing)
+        if prepared is None:  # gone since we looked (cannot happen today; contracts stay)
+            prepared = _prepare(rt, contract)
+        definition_id = latest_definition_id(session, workflow or DEFAULT_WORKFLOW)
+        spec = spec_for(session, definition_id)
         assert contract.id is not None
-        code = contract.id
-        owner = _owner(session, contract, user)
+        owner_id = _owner(session, contract, user)
         row = m.Contract(
-            code=code,
-            owner_id=owner.id,
+            code=contract.id,
+            owner_id=owner_id,
             submitted_by_id=user.id,
-            workflow_id=definition.id,
+            workflow_id=definition_id,
             stage=spec.first.id,
             status="active",
             current_revision=1,
-            max_severity="none",
+            max_severity=prepared.report.max_severity.value,
             created_at=now,
             updated_at=now,
         )
         _terms_fields(row, contract, rt.risk_config.to_base(contract.amount, contract.currency))
         session.add(row)
         session.flush()
-        _, report = _store_revision(session, rt, row, contract, user, source, now)
+        _store_new(session, row, contract, prepared, user, source, now)
         _enter_workflow(
             session,
             rt,
             row,
             spec,
             contract,
-            report,
+            prepared.report,
             user,
             now,
             "submit",
@@ -585,7 +518,7 @@ def _revise_in(
     rt: Runtime,
     row: m.Contract,
     contract: Contract,
-    user: m.User,
+    user: Someone,
     source: str,
     now: dt.datetime,
 ) -> None:
@@ -603,8 +536,7 @@ def _revise_in(
             m.ContractRevision.number == row.current_revision,
         )
     )
-    owner = _owner(session, contract, user)
-    row.owner_id = owner.id
+    row.owner_id = _owner(session, contract, user)
     row.current_revision += 1
     _terms_fields(row, contract, rt.risk_config.to_base(contract.amount, contract.currency))
     terms, report = _store_revision(session, rt, row, contract, user, source, now)
@@ -631,7 +563,7 @@ def _store_revision(
     rt: Runtime,
     row: m.Contract,
     contract: Contract,
-    user: m.User,
+    user: Someone,
     source: str,
     now: dt.datetime,
 ) -> tuple[dict[str, Any], RiskReport]:
@@ -651,33 +583,39 @@ def _enter_workflow(
     spec: WorkflowSpec,
     contract: Contract,
     report: RiskReport,
-    user: m.User,
+    user: Someone,
     now: dt.datetime,
     action: str,
     details: dict[str, Any],
 ) -> None:
+    """Submit the revision just stored into the workflow (tasks, stage, audit event)."""
     state = ContractState(
         stage=row.stage,
         status=row.status,
         submitter=user.username,
-        open_obligations=_open_obligations(session, row.id),
+        open_obligations=sum(1 for o in contract.obligations if o.status.value == "open"),
     )
-    env = _env(rt, session, _when_from_report(row, contract, report), now)
-    tr = transition(spec, state, Submit(), env)
-    from_stage = row.stage
-    _apply(session, row, tr, {}, now, actor=user)
-    audit.append(
-        session,
-        row.id,
-        action,
-        at=now,
-        actor_id=user.id,
-        from_stage=from_stage,
-        to_stage=row.stage,
-        revision=row.current_revision,
-        details={**details, "moves": _moves(tr), "max_severity": report.max_severity.value},
-    )
+    when = tx.when_from_report(contract, row.amount_base, report)
+    tr = transition(spec, state, Submit(), tx.env(rt, session, when, now))
     row.submitted_by_id = user.id
+    tx.write(
+        session,
+        row,
+        tr,
+        {},
+        now,
+        action,
+        {
+            "actor_id": user.id,
+            "revision": row.current_revision,
+            "details": {
+                **details,
+                "moves": tx.moves(tr),
+                "max_severity": report.max_severity.value,
+            },
+        },
+        actor=user,
+    )
 
 
 # --------------------------------------------------------------------------- act
@@ -734,20 +672,22 @@ def _decide_in(
 ) -> tuple[m.Contract, ActOutcome]:
     now = rt.clock()
     comment = comment.strip() if comment else None
-    task = session.get(m.Task, task_id)
-    if task is None:
+    # The task, its contract (and the version our write will check), the submitter and
+    # the open obligations in one statement: see `transitions` for why this order is safe.
+    found = session.execute(
+        select(m.Task, m.Contract, tx.submitter_of_row(), tx.open_obligations_of_row())
+        .join(m.Contract, m.Contract.id == m.Task.contract_id)
+        .where(m.Task.id == task_id)
+    ).one_or_none()
+    if found is None:
         raise NotFound(f"task {task_id} does not exist")
+    task, row, submitter, obligations_open = found
     if task.status != "open":
         raise Conflict(f"task {task_id} is {task.status.replace('_', ' ')}, not open")
     user = get_user(session, username)
-    row = session.get(m.Contract, task.contract_id)
-    assert row is not None
     if task.stage != row.stage or task.revision != row.current_revision:
         raise Conflict(f"task {task_id} belongs to an earlier step of {row.code}")
-    _lock(row, now)
-    session.flush()
-    submitter = session.scalar(select(m.User.username).where(m.User.id == row.submitted_by_id))
-    state, tasks = _state(session, row, submitter or "")
+    state, tasks = tx.state(session, row, submitter or "", int(obligations_open or 0))
     principal = _principal(session, rt, user, task, state, action, on_behalf_of)
     spec = spec_for(session, row.workflow_id)
     actor = Actor(
@@ -755,27 +695,31 @@ def _decide_in(
         roles=frozenset(principal.role_names),
         as_user=principal.username,
     )
-    when = _Lazy(lambda: _when_from_flags(session, row), known=_row_values(row))
-    env = _env(rt, session, when, now)
-    tr = transition(spec, state, Decide(task.id, action, actor, comment), env)
+    when = tx.Lazy(lambda: tx.when_from_flags(session, row), known=tx.row_values(row))
+    tr = transition(
+        spec, state, Decide(task.id, action, actor, comment), tx.env(rt, session, when, now)
+    )
     from_stage = row.stage
     delegator = principal if principal.id != user.id else None
-    _apply(session, row, tr, tasks, now, actor=user, comment=comment, on_behalf_of=delegator)
-    audit.append(
+    tx.write(
         session,
-        row.id,
+        row,
+        tr,
+        tasks,
+        now,
         action,
-        at=now,
-        actor_id=user.id,
-        on_behalf_of_id=delegator.id if delegator else None,
-        task_id=task.id,
-        from_stage=from_stage,
-        to_stage=row.stage,
-        revision=row.current_revision,
+        {
+            "actor_id": user.id,
+            "on_behalf_of_id": delegator.id if delegator else None,
+            "task_id": task.id,
+            "revision": row.current_revision,
+            "comment": comment,
+            "details": {"role": task.role, "moves": tx.moves(tr)},
+        },
+        actor=user,
         comment=comment,
-        details={"role": task.role, "moves": _moves(tr)},
+        on_behalf_of=delegator,
     )
-    session.flush()
     outcome = ActOutcome(
         contract=row.code,
         task=task.id,
@@ -791,12 +735,12 @@ def _decide_in(
 def _principal(
     session: Session,
     rt: Runtime,
-    user: m.User,
+    user: Someone,
     task: m.Task,
     state: ContractState,
     action: str,
     on_behalf_of: str | None,
-) -> m.User:
+) -> Someone:
     """Whose part the action is: the user's own, or a delegator's (delegation in force)."""
     if on_behalf_of is not None and on_behalf_of != user.username:
         delegators = active_delegators(session, user.id, rt.today())
@@ -804,9 +748,11 @@ def _principal(
         if chosen is None:
             raise Forbidden(f"{on_behalf_of} has not delegated to {user.username} for today")
         return chosen
-    open_task = next(t for t in state.tasks if t.key == task.id)
+    open_task = next((t for t in state.tasks if t.key == task.id), None)
+    if open_task is None:  # closed by someone else since we read it
+        raise Conflict(f"task {task.id} is not open")
 
-    def can(p: m.User) -> bool:
+    def can(p: Someone) -> bool:
         if task.role not in p.role_names:
             return False
         if open_task.assignee is not None and open_task.assignee != p.username:
@@ -884,39 +830,41 @@ def _settle(
         session.flush()
         spec = spec_for(session, row.workflow_id)
         from_stage = row.stage
-        moves: list[dict[str, Any]] = []
         contract = current_contract(session, row)
         evaluate_and_store(session, rt, row, contract)
+        tasks: Mapping[int, m.Task] = {}
         if (
             spec.stage(row.stage).tracks == "obligations"
-            and _open_obligations(session, row.id) == 0
+            and tx.open_obligations(session, row.id) == 0
         ):
             submitter = session.scalar(
                 select(m.User.username).where(m.User.id == row.submitted_by_id)
             )
-            state, tasks = _state(session, row, submitter or "")
-            env = _env(rt, session, _Lazy(lambda: _when_from_flags(session, row, contract)), now)
-            tr = transition(spec, state, Complete(), env)
-            _apply(session, row, tr, tasks, now, actor=user)
-            moves = _moves(tr)
-        audit.append(
+            state, tasks = tx.state(session, row, submitter or "", 0)
+            when = tx.Lazy(lambda: tx.when_from_flags(session, row, contract))
+            tr = transition(spec, state, Complete(), tx.env(rt, session, when, now))
+        else:  # the stage stays: the event records the obligation alone
+            tr = Transition(ContractState(stage=row.stage, status=row.status, submitter=""), ())
+        tx.write(
             session,
-            row.id,
+            row,
+            tr,
+            tasks,
+            now,
             "fulfil_obligation" if status == "fulfilled" else "waive_obligation",
-            at=now,
-            actor_id=user.id,
-            from_stage=from_stage,
-            to_stage=row.stage,
-            revision=row.current_revision,
-            comment=comment,
-            details={
-                "obligation": oid,
-                "status": status,
-                "on": ob.fulfilled_on.isoformat() if ob.fulfilled_on else None,
-                "moves": moves,
+            {
+                "actor_id": user.id,
+                "revision": row.current_revision,
+                "comment": comment,
+                "details": {
+                    "obligation": oid,
+                    "status": status,
+                    "on": ob.fulfilled_on.isoformat() if ob.fulfilled_on else None,
+                    "moves": tx.moves(tr),
+                },
             },
+            actor=user,
         )
-        session.flush()
         view = contract_view(session, rt, row)
     if _keep_evaluation_report(rt, code, from_stage, view.stage):
         return show(rt, code)
@@ -982,7 +930,7 @@ def delegate(
 
 def list_delegations(rt: Runtime, username: str | None = None) -> list[DelegationView]:
     """Delegations given by or to `username` (all of them when None), newest first."""
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         rows = list(session.scalars(select(m.Delegation).order_by(m.Delegation.id.desc())))
         names = dict(session.execute(select(m.User.id, m.User.username)).all())
         out = [

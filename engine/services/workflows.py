@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Connection, Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from engine.definitions.workflows import load_workflow_file, load_workflow_text, spec_checksum
@@ -22,7 +23,7 @@ from engine.errors import Conflict, InvalidDefinition, InvalidInput, NotFound
 from engine.services.runtime import Runtime
 from engine.store import models as m
 
-_SPEC_CACHE: dict[tuple[int, str], WorkflowSpec] = {}
+_SPECS: WeakKeyDictionary[Engine, dict[int, WorkflowSpec]] = WeakKeyDictionary()
 
 
 def validate_files(paths: Sequence[Path]) -> list[str]:
@@ -96,17 +97,27 @@ def load_shipped_workflows(rt: Runtime) -> dict[str, Any]:
     return {"workflows": load_files(rt, files) if files else []}
 
 
-def spec_for(session: Session, definition_id: int) -> WorkflowSpec:
-    """The checked spec of a stored definition (parsed once per process).
+def _cache(session: Session) -> dict[int, WorkflowSpec]:
+    """This database's parsed definitions, by id.
 
-    Keyed by checksum as well as id: two databases (or a test database emptied and
-    refilled) may hold different definitions under the same id.
+    A stored version never changes (`_store` refuses a changed definition under a version
+    number already stored) and ids are not reused, so a parsed spec is good for as long
+    as the engine lives: no per-call read or checksum of the definition row. The cache
+    belongs to the engine, not to the process, because two databases (or a test database
+    emptied and refilled, which restarts the ids) need not agree on what an id means.
     """
-    checksum = session.scalar(
-        select(m.WorkflowDefinition.checksum).where(m.WorkflowDefinition.id == definition_id)
-    )
-    key = (definition_id, checksum or "")
-    spec = _SPEC_CACHE.get(key)
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    cache = _SPECS.get(engine)
+    if cache is None:
+        cache = _SPECS[engine] = {}
+    return cache
+
+
+def spec_for(session: Session, definition_id: int) -> WorkflowSpec:
+    """The checked spec of a stored definition (read and parsed once per engine)."""
+    cache = _cache(session)
+    spec = cache.get(definition_id)
     if spec is None:
         row = session.execute(
             select(m.WorkflowDefinition.source_text, m.WorkflowDefinition.source_path).where(
@@ -114,27 +125,38 @@ def spec_for(session: Session, definition_id: int) -> WorkflowSpec:
             )
         ).one()
         spec = load_workflow_text(row.source_text, row.source_path or f"workflow#{definition_id}")
-        _SPEC_CACHE[key] = spec
+        cache[definition_id] = spec
     return spec
 
 
-def latest_definition(session: Session, name: str) -> m.WorkflowDefinition:
-    row = session.scalar(
-        select(m.WorkflowDefinition)
+def latest_definition_id(session: Session, name: str) -> int:
+    """The id of the highest stored version of `name` (what new contracts start on).
+
+    Read on every call (another process may load a new version at any time), but only
+    the id: the definition itself comes from `spec_for`'s cache.
+    """
+    found = session.scalar(
+        select(m.WorkflowDefinition.id)
         .where(m.WorkflowDefinition.name == name)
         .order_by(m.WorkflowDefinition.version.desc())
         .limit(1)
     )
-    if row is None:
+    if found is None:
         known = sorted(set(session.scalars(select(m.WorkflowDefinition.name))))
         hint = f"loaded: {', '.join(known)}" if known else "none is loaded; run `contractflow init`"
         raise NotFound(f"--workflow: no workflow named {name!r} ({hint})")
+    return found
+
+
+def latest_definition(session: Session, name: str) -> m.WorkflowDefinition:
+    row = session.get(m.WorkflowDefinition, latest_definition_id(session, name))
+    assert row is not None
     return row
 
 
 def list_workflows(rt: Runtime) -> list[WorkflowView]:
     """Every stored version with how many contracts run on it (one grouped query)."""
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         counts = {
             wid: (total, active)
             for wid, total, active in session.execute(

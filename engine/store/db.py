@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,14 +24,59 @@ def normalise_url(url: str) -> str:
     return url
 
 
+#: How long a SQLite writer waits for the write lock before "database is locked".
+BUSY_TIMEOUT_MS = 10_000
+#: Longest pause between two tries for the write lock (see `_begin_immediate`).
+MAX_PAUSE_S = 0.001
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see make_engine)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+READ_ONLY = "contractflow_read_only"  # execution option of `Database.reads` sessions
+
+
+def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        _begin_immediate(conn)
+
+
+def _begin_immediate(conn: Any) -> None:
+    """`BEGIN IMMEDIATE`, retried every few milliseconds until the write lock is ours.
+
+    SQLite's own busy handler (what `busy_timeout` installs) backs off to 100 ms between
+    tries, and its lock has no queue: with several writing processes a writer that has
+    waited a while sleeps through every release while the others keep re-taking the lock
+    (waits of seconds, up to the timeout). Trying again after at most `MAX_PAUSE_S`
+    (jittered) keeps each waiter in the race. A try costs microseconds; the timeout and
+    its "database is locked" error stay as they were.
+    """
+    raw = conn.connection.dbapi_connection
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        pause = 0.0005
+        while time.monotonic() < deadline:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    break  # not a lock wait: let SQLAlchemy report it below
+            time.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 2, MAX_PAUSE_S)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last try; its error is the caller's
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -42,8 +90,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN until the first write, so a
         # read-then-write unit of work could interleave with another writer. Take the
-        # write lock at the start instead (SQLAlchemy's documented recipe).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # write lock at the start instead (SQLAlchemy's documented recipe) - except in
+        # sessions that only read (`Database.reads`): in WAL mode a reader needs no lock
+        # and must not queue behind writers, nor make them queue behind it.
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     try:
@@ -61,6 +111,9 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -70,6 +123,15 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back on any exception."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reads(self) -> Iterator[Session]:
+        """A transaction that only reads: one consistent snapshot, and on SQLite a plain
+        (deferred) BEGIN instead of `BEGIN IMMEDIATE`, so it neither waits for nor blocks
+        writers. Writing in it is a mistake (on SQLite it may fail with "database is
+        locked" instead of waiting); use `transaction` for that."""
+        with self._read_sessions() as session, session.begin():
             yield session
 
     def redacted_url(self) -> str:
