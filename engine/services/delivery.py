@@ -29,9 +29,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from sqlalchemy import Connection, func, or_, select, update
 
@@ -125,8 +125,8 @@ _OUTCOME_COLUMNS = frozenset({"status", "sent_at", "next_attempt_at", "last_erro
 
 
 class _Recorder:
-    """Writes each message's outcome; a "sent" mark is durable before the next message can be
-    accepted by the server.
+    """Writes each message's outcome; a "sent" mark is committed before the next message can
+    be accepted by the server.
 
     PostgreSQL: one autocommit `UPDATE` per message on a connection held for the run, with
     `synchronous_commit = off` - a crash of *our* process still loses nothing (the commit is in
@@ -134,27 +134,29 @@ class _Recorder:
     a second of "sent" marks, and those alerts would go out again with their original
     Message-ID. Waiting for the disk on every message cost ~15 ms per email.
 
-    The UPDATE runs on a helper thread, so its round trip overlaps the next message's MAIL
-    and RCPT round trips instead of adding to them. `wait()` - called by the sender right
-    before the next message's DATA, the point after which the server may accept it - blocks
-    until the previous mark is committed. So at any moment at most one message can have been
-    accepted by the server without being marked sent: a crash still causes at most one
-    duplicate, never a batch of them. SQLite: a transaction per message in the caller's
-    thread (WAL with synchronous=NORMAL does not fsync).
+    The UPDATE is only *sent* by `finish` (libpq's asynchronous query API); its round trip
+    overlaps the next message's MAIL and RCPT round trips instead of adding to them. `wait()`
+    - called by the sender right before the next message's DATA, the point after which the
+    server may accept it - reads the result, i.e. blocks until the mark is committed. So at
+    any moment at most one message can have been accepted by the server without being marked
+    sent: a crash still causes at most one duplicate, never a batch of them. (A helper thread
+    did the same job but cost more: it competed with the sending thread for the GIL on every
+    message.) SQLite: a transaction per message (WAL with synchronous=NORMAL does not fsync).
     """
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._conn: Connection | None = None
-        self._worker: ThreadPoolExecutor | None = None
-        self._in_flight: Future[object] | None = None
+        self._pq: Any = None  # the libpq connection (psycopg.pq.PGconn) under `_conn`
+        self._in_flight = False
 
     def __enter__(self) -> _Recorder:
         if self.rt.db.dialect == "postgresql":
             conn = self.rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             conn.exec_driver_sql("SET synchronous_commit = off")
             self._conn = conn
-            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-marks")
+            driver = conn.connection.driver_connection
+            self._pq = getattr(driver, "pgconn", None)  # psycopg 3; else plain execution
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
@@ -165,9 +167,6 @@ class _Recorder:
                 with contextlib.suppress(Exception):
                     self.wait()
         finally:
-            if self._worker is not None:
-                self._worker.shutdown(wait=True)
-                self._worker = None
             if self._conn is not None:
                 try:
                     with contextlib.suppress(Exception):
@@ -175,38 +174,61 @@ class _Recorder:
                 finally:
                     self._conn.close()
                     self._conn = None
+                    self._pq = None
 
     def finish(self, row_id: int, **values: object) -> None:
-        """Record a row's outcome (on PostgreSQL: start it; `wait()` makes sure it landed)."""
-        if self._conn is not None and self._worker is not None:
+        """Record a row's outcome (on PostgreSQL: send it; `wait()` makes sure it landed)."""
+        if self._pq is not None:
             self.wait()  # one mark in flight at a time, in order
-            self._in_flight = self._worker.submit(self._execute, row_id, values)
+            sql, params = _outcome_update(row_id, values)
+            self._pq.send_query_params(sql, params)
+            self._in_flight = True
             return
         statement = update(m.OutboxMessage).where(m.OutboxMessage.id == row_id).values(**values)
+        if self._conn is not None:
+            self._conn.execute(statement)
+            return
         with self.rt.db.transaction() as session:
             session.execute(statement.execution_options(synchronize_session=False))
 
-    def _execute(self, row_id: int, values: dict[str, object]) -> None:
-        """The UPDATE through the driver itself: this runs once per email, and SQLAlchemy's
-        statement building cost more CPU (~0.2 ms, holding the GIL the sending thread needs)
-        than the database spends on it. Column names come from this module, never from input."""
-        assert self._conn is not None
-        unknown = set(values) - _OUTCOME_COLUMNS
-        if unknown:
-            raise ValueError(f"not an outcome column: {sorted(unknown)}")
-        assignments = ", ".join(f"{name} = %s" for name in values)
-        driver = self._conn.connection.driver_connection
-        assert driver is not None
-        driver.execute(
-            f"UPDATE outbox SET {assignments} WHERE id = %s",  # noqa: S608 (names checked above)
-            (*values.values(), row_id),
-        )
-
     def wait(self) -> None:
-        """Block until the last outcome is committed; raises what the database raised."""
-        if self._in_flight is not None:
-            pending, self._in_flight = self._in_flight, None
-            pending.result()
+        """Block until the last outcome is committed; raises what the database answered."""
+        if not self._in_flight:
+            return
+        self._in_flight = False
+        from psycopg import OperationalError, pq
+
+        errors: list[str] = []
+        while (result := self._pq.get_result()) is not None:
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                errors.append(result.get_error_message())
+        if errors:
+            raise OperationalError(f"marking an outbox row: {'; '.join(errors)}")
+
+
+def _outcome_update(row_id: int, values: dict[str, object]) -> tuple[bytes, list[bytes | None]]:
+    """`UPDATE outbox SET ... WHERE id = $n` with text-format parameters, for libpq directly:
+    this runs once per email, and building it through SQLAlchemy cost more CPU (~0.2 ms) than
+    the database spends on it. Column names come from this module, never from input."""
+    unknown = set(values) - _OUTCOME_COLUMNS
+    if unknown:
+        raise ValueError(f"not an outcome column: {sorted(unknown)}")
+    assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(values, start=1))
+    sql = f"UPDATE outbox SET {assignments} WHERE id = ${len(values) + 1}"  # noqa: S608
+    params: list[bytes | None] = [_pg_text(v) for v in values.values()]
+    params.append(str(row_id).encode())
+    return sql.encode(), params
+
+
+def _pg_text(value: object) -> bytes | None:
+    """A parameter in PostgreSQL's text format (`None` is NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        return value.isoformat().encode()
+    return str(value).encode()
 
 
 def _release(rt: Runtime, ids: list[int], reason: str | None) -> None:
