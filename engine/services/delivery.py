@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, text, update
 
 from engine.notify.message import build_message
 from engine.notify.render import render_email
@@ -90,33 +90,89 @@ def _eligible(now: dt.datetime):  # type: ignore[no-untyped-def]
     )
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What the sender needs of a leased outbox row (`attempts` already counts this try)."""
+
+    id: int
+    key: str
+    kind: str
+    level: str
+    recipients: list[str]
+    subject: str
+    payload: dict[str, Any]
+    message_id: str
+    attempts: int
+
+
+_CLAIMED_COLUMNS = tuple(
+    getattr(m.OutboxMessage, name)
+    for name in (
+        "id",
+        "key",
+        "kind",
+        "level",
+        "recipients",
+        "subject",
+        "payload",
+        "message_id",
+        "attempts",
+    )
+)
+
+
 def claim(
     rt: Runtime, *, after_id: int, limit: int, lease: dt.timedelta, kinds: tuple[str, ...] | None
-) -> list[m.OutboxMessage]:
-    """Lease up to `limit` due rows with id > `after_id` (see module docstring)."""
+) -> list[Claimed]:
+    """Lease up to `limit` due rows with id > `after_id`, oldest first (see module docstring).
+
+    PostgreSQL: one statement, `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)
+    RETURNING ...` - one round trip and one new row version per row. The lease is committed
+    without waiting for the disk (`synchronous_commit = off`), like the sent marks: only a
+    crash of the database server could forget it, and then the rows are merely claimable
+    again. SQLite (one writer at a time): select, then update, in one transaction.
+    """
     now = rt.clock()
+    due = (
+        select(m.OutboxMessage.id)
+        .where(_eligible(now), m.OutboxMessage.id > after_id)
+        .order_by(m.OutboxMessage.id)
+        .limit(limit)
+    )
+    if kinds:
+        due = due.where(m.OutboxMessage.kind.in_(kinds))
+    lease_values = {"next_attempt_at": now + lease, "attempts": m.OutboxMessage.attempts + 1}
     with rt.db.transaction() as session:
-        query = (
-            select(m.OutboxMessage)
-            .where(_eligible(now), m.OutboxMessage.id > after_id)
-            .order_by(m.OutboxMessage.id)
-            .limit(limit)
-        )
-        if kinds:
-            query = query.where(m.OutboxMessage.kind.in_(kinds))
         if rt.db.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = list(session.scalars(query))
-        if rows:
+            session.execute(text("SET LOCAL synchronous_commit = off"))
+            returned = session.execute(
+                update(m.OutboxMessage)
+                .where(
+                    m.OutboxMessage.id.in_(due.with_for_update(skip_locked=True).scalar_subquery())
+                )
+                .values(**lease_values)
+                .returning(*_CLAIMED_COLUMNS)
+                .execution_options(synchronize_session=False)
+            ).all()
+            rows = sorted((Claimed(*r) for r in returned), key=lambda r: r.id)
+        else:
+            ids = list(session.scalars(due))
+            if not ids:
+                return []
             session.execute(
                 update(m.OutboxMessage)
-                .where(m.OutboxMessage.id.in_([r.id for r in rows]))
-                .values(next_attempt_at=now + lease, attempts=m.OutboxMessage.attempts + 1)
+                .where(m.OutboxMessage.id.in_(ids))
+                .values(**lease_values)
                 .execution_options(synchronize_session=False)
             )
-        session.expunge_all()
-    for row in rows:
-        row.attempts += 1  # detached copies: mirror what the UPDATE wrote
+            rows = [
+                Claimed(*r)
+                for r in session.execute(
+                    select(*_CLAIMED_COLUMNS)
+                    .where(m.OutboxMessage.id.in_(ids))
+                    .order_by(m.OutboxMessage.id)
+                )
+            ]
     return rows
 
 
@@ -319,7 +375,7 @@ def send_pending(
 class _Prepared:
     """A claimed row made ready to send: its recipients and wire bytes, or why it cannot be."""
 
-    row: m.OutboxMessage
+    row: Claimed
     recipients: list[str]
     data: bytes | None = None
     error: Exception | None = None  # rendering failed (e.g. an operator's broken template)
@@ -328,7 +384,7 @@ class _Prepared:
 class _Lookahead:
     """The claimed batch, each row rendered at most once - row i+1 while row i is on the wire."""
 
-    def __init__(self, rt: Runtime, rows: list[m.OutboxMessage]) -> None:
+    def __init__(self, rt: Runtime, rows: list[Claimed]) -> None:
         self.rt = rt
         self.rows = rows
         self._ready: dict[int, _Prepared] = {}
@@ -342,7 +398,7 @@ class _Lookahead:
         return self._ready.pop(index)
 
 
-def _prepare(rt: Runtime, row: m.OutboxMessage) -> _Prepared:
+def _prepare(rt: Runtime, row: Claimed) -> _Prepared:
     """Render and assemble one row (CPU only: runs while the server digests the previous
     message). Never raises: a rendering error is kept and raised at the row's turn."""
     settings = rt.settings
