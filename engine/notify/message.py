@@ -113,7 +113,10 @@ def build_message(
         _header("X-Contractflow-Alert", key),
     ]
     if rendered.ics is None:
-        top = [_fold("Content-Type", f'multipart/alternative; boundary="{inner}"'), "MIME-Version: 1.0"]
+        top = [
+            _fold("Content-Type", f'multipart/alternative; boundary="{inner}"'),
+            "MIME-Version: 1.0",
+        ]
         return (CRLF.join(top + headers) + CRLF + CRLF).encode() + alternative
     top = [_fold("Content-Type", f'multipart/mixed; boundary="{outer}"'), "MIME-Version: 1.0"]
     return b"".join(

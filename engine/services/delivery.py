@@ -11,13 +11,13 @@ Exactly-once as far as email allows (DESIGN.md):
 
 A crash between 2 and 3 leaves the row pending under its lease; once the lease runs out the
 next run sends it again with the same Message-ID: at most one duplicate per crash, and it is
-recognisable.
+recognisable. A crash before 2 sends nothing twice. A mail server that is down stops the
+batch: every row stays pending (lease released) and goes out on a later run.
 
 Where the time goes, and how it is overlapped: a message is 3 + (number of recipients) SMTP
-round trips. While the server digests one message's content, the next one is rendered and
-assembled (`_prepare`, pure CPU); the "sent" UPDATE of one message travels to the database
-while the next message's MAIL and RCPT commands are answered. A crash before 2 sends nothing twice. A mail server that is down stops the
-batch: every row stays pending (lease released) and goes out on a later run.
+round trips, each waiting on the server. While the server digests one message's content, the
+next one is rendered and assembled (`_prepare`, pure CPU); the "sent" UPDATE of one message
+travels to the database while the next message's MAIL and RCPT commands are answered.
 
 Replies: 5xx marks the row `failed` with the server's words; 4xx is retried in the batch with
 backoff, then the row waits `retry_after(attempts)` before the next run tries it; after
