@@ -22,10 +22,14 @@ def _escape(text: str) -> str:
 
 def _fold(line: str) -> str:
     """Lines longer than 75 octets continue on the next line after a space (RFC 5545 3.1)."""
+    if line.isascii():  # one byte per character: cut by length (the common case)
+        if len(line) <= 75:
+            return line
+        return "\r\n ".join([line[:75], *(line[i : i + 74] for i in range(75, len(line), 74))])
     data = line.encode()
     if len(data) <= 75:
         return line
-    parts: list[str] = []
+    parts: list[str] = []  # multi-byte characters are never split
     current = b""
     for ch in line:
         encoded = ch.encode()

@@ -9,6 +9,7 @@ import email
 import email.policy
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from email.message import EmailMessage
@@ -57,6 +58,8 @@ class Handler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: int = 0  # EHLOs seen: one per SMTP connection
     delay: float = 0.0  # seconds to sit on each DATA (the crash test widens its windows)
+    #: called with each message's content just before the server accepts it
+    before_accept: Callable[[bytes], None] | None = None
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -73,6 +76,8 @@ class Handler:
                 reply = self.replies.pop(0)
                 if not reply.startswith("250"):
                     return reply
+            if self.before_accept is not None:
+                self.before_accept(envelope.content)
             msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
             self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
         return "250 OK"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import Conflict, NotFound
-from engine.services.alerts import list_alerts, plan_alerts, retry_alert, run_alerts
+from engine.services.alerts import (
+    list_alerts,
+    plan_alerts,
+    retry_alert,
+    run_alerts,
+    send_alerts,
+)
 from engine.services.outbox import enqueue
 from engine.store import models as m
 from tests.integration.alerts.support import SmtpServer, add_contract, free_port
@@ -198,6 +205,55 @@ def test_one_connection_carries_the_whole_batch(
         )
     assert run_alerts(rt, AS_OF)["sent"] == 40
     assert smtp.handler.sessions == 1
+
+
+def test_each_message_is_marked_sent_before_the_server_can_accept_the_next(
+    make_rt: Any, people: dict[str, int], smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound behind "at most one duplicate per crash": the "sent" mark of a message is
+    committed before the next message's content reaches the server, although the sender
+    overlaps that mark with the next message's envelope. On PostgreSQL each mark is made to
+    take 20 ms, far longer than the envelope's round trips, so a sender that did not wait
+    for it would be caught here."""
+    from engine.services import delivery
+    from engine.store.db import Database
+
+    if make_rt(smtp.port).db.dialect == "postgresql":
+        plain = delivery._outcome_update
+
+        def slow(row_id: int, values: dict[str, object]) -> tuple[bytes, list[bytes | None]]:
+            sql, params = plain(row_id, values)
+            return sql + b" AND pg_sleep(0.02) IS NOT NULL", params
+
+        monkeypatch.setattr(delivery, "_outcome_update", slow)
+    rt = make_rt(smtp.port)
+    with rt.db.transaction() as session:
+        add_contract(
+            session,
+            "SC-ORDER",
+            session.get(m.User, people["alice"]),
+            [{"oid": f"OB-{i}", "due": day(-i)} for i in range(12)],
+        )
+    assert plan_alerts(rt, AS_OF).planned == 12
+    observer = Database(rt.settings.database_url)
+    accepted: list[str] = []
+    unmarked: list[str] = []
+
+    def check(content: bytes) -> None:
+        with observer.sessions() as session:
+            sent = set(
+                session.scalars(select(m.OutboxMessage.key).where(m.OutboxMessage.status == "sent"))
+            )
+        unmarked.extend(key for key in accepted if key not in sent)
+        accepted.append(email.message_from_bytes(content)["X-Contractflow-Alert"])
+
+    smtp.handler.before_accept = check
+    try:
+        assert send_alerts(rt).sent == 12
+    finally:
+        observer.dispose()
+    assert len(accepted) == 12
+    assert unmarked == []
 
 
 def test_a_mail_server_that_is_down_loses_nothing(make_rt: Any, people: dict[str, int]) -> None:

@@ -91,8 +91,12 @@ def test_the_calendar_file_is_an_all_day_event_with_a_stable_uid() -> None:
     assert all(len(line.encode()) <= 75 for line in ics.split("\r\n"))  # folded
 
 
+def parse(data: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(data, policy=email.policy.default)  # type: ignore[return-value]
+
+
 def test_the_message_carries_its_stable_id_both_bodies_and_the_attachment() -> None:
-    msg = build_message(
+    data = build_message(
         render(),  # type: ignore[arg-type]
         mail_from="cf@example.com",
         recipients=["a@example.com", "b@example.com"],
@@ -100,9 +104,13 @@ def test_the_message_carries_its_stable_id_both_bodies_and_the_attachment() -> N
         date=dt.datetime(2027, 3, 5, 7, tzinfo=dt.UTC),
         key="obligation:1:OB-2:overdue",
     )
-    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    parsed = parse(data)
     assert parsed["Message-ID"] == "<obligation.1.OB-2.overdue@example.com>"
     assert parsed["To"] == "a@example.com, b@example.com"
+    assert parsed["From"] == "cf@example.com"
+    assert parsed["Date"] == "Fri, 05 Mar 2027 07:00:00 +0000"
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed["X-Contractflow-Alert"] == "obligation:1:OB-2:overdue"
     types = [p.get_content_type() for p in parsed.walk()]
     assert types == [
         "multipart/mixed",
@@ -111,13 +119,66 @@ def test_the_message_carries_its_stable_id_both_bodies_and_the_attachment() -> N
         "text/html",
         "text/calendar",
     ]
-    assert "供应 40 台离心泵" in parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert all(not p.defects for p in parsed.walk())
+    rendered = render()
+    assert parsed.get_body(("plain",)).get_content() == rendered.text  # type: ignore[union-attr,attr-defined]
+    assert parsed.get_body(("html",)).get_content() == rendered.html  # type: ignore[union-attr,attr-defined]
+    (calendar,) = [p for p in parsed.walk() if p.get_content_type() == "text/calendar"]
+    assert calendar.get_filename() == "due-date.ics"
+    assert calendar.get_param("method") == "PUBLISH"
+    assert calendar.get_content() == rendered.ics.decode()  # type: ignore[attr-defined]
+    # The wire form: CRLF line ends only, no line over 78 characters, no line an SMTP server
+    # would take for the end of the message.
+    lines = data.split(b"\r\n")
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert max(len(line) for line in lines) <= 78
+    assert not any(line.startswith(b".") for line in lines)
+
+
+def test_a_message_without_a_calendar_file_is_just_the_two_alternatives() -> None:
+    rendered = RenderedEmail(subject="Task 7 is past its SLA", text="plain\n", html="<p>x</p>")
+    parsed = parse(
+        build_message(
+            rendered,
+            mail_from="cf@example.com",
+            recipients=["a@example.com"],
+            message_id="<task.7@example.com>",
+            date=dt.datetime(2027, 3, 5, tzinfo=dt.UTC),
+            key="task:7",
+        )
+    )
+    assert [p.get_content_type() for p in parsed.walk()] == [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
+    assert parsed.get_body(("plain",)).get_content() == "plain\n"  # type: ignore[union-attr]
+    assert parsed["Subject"] == "Task 7 is past its SLA"
+
+
+def test_long_headers_are_folded_and_read_back_whole() -> None:
+    recipients = [f"contract.manager.{i}@subsidiary-{i}.example.com" for i in range(40)]
+    subject = "Overdue (critical): contract SC-2027-0042-FRAMEWORK-AGREEMENT, obligation OB-17 due 2026-12-20"
+    rendered = render()
+    object.__setattr__(rendered, "subject", subject)
+    data = build_message(
+        rendered,  # type: ignore[arg-type]
+        mail_from="cf@example.com",
+        recipients=recipients,
+        message_id="<x@y>",
+        date=dt.datetime(2027, 3, 5, tzinfo=dt.UTC),
+        key="k",
+    )
+    assert max(len(line) for line in data.split(b"\r\n")) <= 78
+    parsed = parse(data)
+    assert parsed["Subject"] == subject
+    assert [a.addr_spec for a in parsed["To"].addresses] == recipients
 
 
 def test_non_ascii_subjects_are_encoded() -> None:
     rendered = render()
     object.__setattr__(rendered, "subject", "Overdue: 供应合同 SC-1")
-    msg = build_message(
+    data = build_message(
         rendered,  # type: ignore[arg-type]
         mail_from="cf@example.com",
         recipients=["a@example.com"],
@@ -125,9 +186,9 @@ def test_non_ascii_subjects_are_encoded() -> None:
         date=dt.datetime(2027, 3, 5, tzinfo=dt.UTC),
         key="k",
     )
-    assert msg["Subject"].startswith("=?utf-8?")
-    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
-    assert parsed["Subject"] == "Overdue: 供应合同 SC-1"
+    assert data.isascii()
+    assert b"Subject: =?utf-8?" in data
+    assert parse(data)["Subject"] == "Overdue: 供应合同 SC-1"
 
 
 def test_money_is_grouped_with_two_decimals() -> None:

@@ -472,6 +472,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_status_next", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index(
+            "ix_outbox_pending",
+            ["id"],
+            unique=False,
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        )
 
     op.create_table(
         "risk_flags",
@@ -548,6 +555,11 @@ def downgrade() -> None:
 
     op.drop_table("risk_flags")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_outbox_pending",
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        )
         batch_op.drop_index("ix_outbox_status_next")
 
     op.drop_table("outbox")
