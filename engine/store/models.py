@@ -483,6 +483,9 @@ class OutboxMessage(Base):
         CheckConstraint(_in("kind", OUTBOX_KINDS), name="kind"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # A revision deletes obligations; ON DELETE SET NULL then finds their alerts here
+        # instead of scanning the whole (ever growing) outbox.
+        Index("ix_outbox_obligation", "obligation_id"),
         # The sender's claim: pending rows in id order (oldest first), without sorting the
         # whole queue - 50,000 freshly planned rows sorted on disk took ~100 ms per batch.
         Index(

@@ -472,6 +472,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_status_next", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_outbox_obligation", ["obligation_id"], unique=False)
         batch_op.create_index(
             "ix_outbox_pending",
             ["id"],
@@ -560,6 +561,7 @@ def downgrade() -> None:
             postgresql_where=sa.text("status = 'pending'"),
             sqlite_where=sa.text("status = 'pending'"),
         )
+        batch_op.drop_index("ix_outbox_obligation")
         batch_op.drop_index("ix_outbox_status_next")
 
     op.drop_table("outbox")
