@@ -2,9 +2,9 @@
 
 The database is PostgreSQL with 1,000,000 contracts and 100,000 open tasks
 (`bench.dataset`; half of the open tasks are legal reviews, half signings). The app runs as
-`uvicorn engine.web.asgi:app` (what `contractflow serve --workers N` runs) in its own
-processes; a separate load process (httpx, keep-alive connections, one thread per
-client) signs in through `/login` like a browser and then measures:
+`contractflow serve --no-scheduler --workers N` (uvicorn underneath) in its own processes;
+a separate load process (httpx, keep-alive connections, one thread per client) signs in
+through `/login` like a browser and then measures:
 
 - the inbox page `GET /inbox` of a legal reviewer who sees 50,000 open tasks (HTML, first
   page, overdue first), one client and then 4 at once; target p95 < 50 ms;
@@ -185,7 +185,8 @@ def _load(
 
 
 class Server:
-    """`uvicorn engine.web.asgi:app` in its own process group (stopped by its pid)."""
+    """`contractflow serve --no-scheduler --workers N` in its own process group (stopped by
+    its pid): the product's own way to serve the app (uvicorn underneath)."""
 
     def __init__(self, url: str, workers: int, backend: str) -> None:
         self.port = _free_port()
@@ -200,16 +201,15 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "engine.web.asgi:app",
+                "engine.cli",
+                "serve",
+                "--no-scheduler",
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(self.port),
                 "--workers",
                 str(workers),
-                "--log-level",
-                "warning",
                 "--no-access-log",
             ],
             env=env,
