@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.domain.risk import Severity
-from engine.domain.views import ContractView, TaskView
+from engine.domain.views import ActOutcome, TaskView
 from engine.services import access, lifecycle
 from engine.services.inbox import BulkOutcome, InboxPage, InboxQuery, SortKey, bulk_approve, inbox
 from engine.services.portfolio import task_contract_code
@@ -79,11 +79,16 @@ def inbox_page(
     return inbox(rt, user, query)
 
 
-@router.post("/tasks/{task_id}/act", response_model=ContractView)
-def act(rt: RuntimeDep, user: ApiUser, task_id: TaskId, body: ActRequest) -> ContractView:
-    """Approve, reject or request changes (reject and request_changes need a comment)."""
+@router.post("/tasks/{task_id}/act", response_model=ActOutcome)
+def act(rt: RuntimeDep, user: ApiUser, task_id: TaskId, body: ActRequest) -> ActOutcome:
+    """Approve, reject or request changes (reject and request_changes need a comment).
+
+    Answers what the action did (the contract, the task's new status, the stage before and
+    after); `GET /api/contracts/{id}` shows the whole contract. The same checks as
+    `contractflow act` run in the same transaction (role, assignment, delegation, no
+    self-approval)."""
     task_contract_code(rt, user, task_id)
-    return lifecycle.act(
+    return lifecycle.decide(
         rt, task_id, body.action, user.username, body.comment, on_behalf_of=body.on_behalf_of
     )
 
