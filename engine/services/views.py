@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.domain.contract import Contract
@@ -371,33 +371,78 @@ def active_delegators(session: Session, user_id: int, today: dt.date) -> list[m.
     )
 
 
-def list_tasks(rt: Runtime, username: str | None, all_tasks: bool = False) -> list[TaskView]:
+#: `contractflow tasks` and `GET /api/tasks` show this many tasks unless told otherwise.
+TASKS_PAGE = 100
+#: The most tasks one page may hold.
+TASKS_PAGE_MAX = 1000
+
+
+def list_tasks(
+    rt: Runtime,
+    username: str | None,
+    all_tasks: bool = False,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[TaskView]:
     """Open tasks the user may act on (own roles, assignments, delegations); overdue first.
 
     With `all_tasks`, every open task. A task the user (or the colleague they stand in for)
-    has already approved is left out: their part is done.
+    has already approved is left out: their part is done. Order: due date (so the overdue
+    come first; no due date last), then task id.
+
+    `limit`/`offset` page through them (None: all). A page is found in the database, not by
+    loading every task: each group of tasks (unassigned tasks of one role; tasks assigned
+    to the people in scope) is read in due-date order from its index up to
+    `offset + limit` rows and the groups are merged, so a page costs about the same with a
+    hundred or fifty thousand open tasks.
     """
     from engine.services.users import get_user
 
     now = rt.clock()
     with rt.db.sessions() as session:
-        query = (
-            select(m.Task)
-            .join(m.Contract, m.Contract.id == m.Task.contract_id)
-            .where(m.Task.status == "open")
-        )
+        branches: list[list[ColumnElement[bool]]] = [[]]
+        hide: list[ColumnElement[bool]] = []
         principals: list[m.User] = []
         if not all_tasks:
             if username is None:
                 raise NotFound("no acting user")
             user = get_user(session, username)
             principals = [user, *active_delegators(session, user.id, rt.today())]
-            conditions = []
-            for p in principals:
-                conditions.append(and_(m.Task.assignee_id.is_(None), m.Task.role.in_(p.role_names)))
-                conditions.append(m.Task.assignee_id == p.id)
-            query = query.where(or_(*conditions))
-        tasks = list(session.scalars(query))
+            roles = sorted({r for p in principals for r in p.role_names})
+            # Disjoint groups: unassigned tasks of each role, and tasks assigned to one of us.
+            branches = [[m.Task.assignee_id.is_(None), m.Task.role == r] for r in roles]
+            branches.append([m.Task.assignee_id.in_([p.id for p in principals])])
+            # Left out when every one of us has already approved it (an approval counts for
+            # the person whose part it is: the delegator, when made on their behalf).
+            hide.append(
+                ~and_(
+                    *(
+                        exists().where(
+                            m.Approval.task_id == m.Task.id,
+                            func.coalesce(m.Approval.on_behalf_of_id, m.Approval.user_id) == p.id,
+                        )
+                        for p in principals
+                    )
+                )
+            )
+        due = m.Task.due_at.asc().nulls_last()
+
+        def group(where: list[ColumnElement[bool]], rows: int | None) -> Any:
+            query = select(m.Task.id, m.Task.due_at).where(m.Task.status == "open", *where, *hide)
+            query = query.order_by(due, m.Task.id)
+            return query if rows is None else query.limit(rows)
+
+        need = None if limit is None else offset + limit
+        merged = union_all(*(group(w, need).subquery().select() for w in branches)).subquery()
+        page = select(merged.c.id).order_by(merged.c.due_at.asc().nulls_last(), merged.c.id)
+        if limit is not None:
+            page = page.limit(limit)
+        if offset:
+            page = page.offset(offset)
+        ids = list(session.scalars(page))
+        by_id = {t.id: t for t in session.scalars(select(m.Task).where(m.Task.id.in_(ids)))}
+        tasks = [by_id[i] for i in ids if i in by_id]
         codes = {
             cid: (code, title)
             for cid, code, title in session.execute(
@@ -406,10 +451,4 @@ def list_tasks(rt: Runtime, username: str | None, all_tasks: bool = False) -> li
                 )
             )
         }
-        views = task_views(session, tasks, codes, now)
-        if principals:
-            mine = {p.username for p in principals}
-            views = [v for v in views if any(p not in v.approved_by for p in mine)]
-        far = dt.datetime.max.replace(tzinfo=dt.UTC)
-        views.sort(key=lambda v: (not v.overdue, v.due or far, v.id))
-        return views
+        return task_views(session, tasks, codes, now)

@@ -56,3 +56,59 @@ def test_overdue_tasks_come_first_and_pages_do_not_overlap(
     assert only_overdue.total == 4 and all(i.overdue for i in only_overdue.items)
     found = inbox(web_rt, lena, InboxQuery(search="sc-x-4"))
     assert [i.contract for i in found.items] == ["SC-X-4"]
+
+
+def test_the_task_list_pages_in_due_order_without_gaps_or_overlaps(
+    web_rt: Runtime, clock: FrozenClock
+) -> None:
+    for day in range(7):
+        data = (EXAMPLES / "SC-2026-0060.json").read_text().replace("SC-2026-0060", f"SC-P-{day}")
+        path = web_rt.settings.data_dir / f"p{day}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data)
+        lifecycle.submit(web_rt, path, "alice")
+        clock.now -= dt.timedelta(days=1)  # each later contract is due a day earlier
+    whole = list_tasks(web_rt, "lena")
+    assert len(whole) == 7
+    assert [t.due for t in whole] == sorted(t.due for t in whole if t.due is not None)
+    assert [t.contract for t in whole][0] == "SC-P-6"  # the earliest due first
+    pages = [list_tasks(web_rt, "lena", limit=3, offset=n) for n in (0, 3, 6)]
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [t.id for p in pages for t in p] == [t.id for t in whole]
+    assert list_tasks(web_rt, "lena", limit=3, offset=7) == []
+    everyone = list_tasks(web_rt, None, all_tasks=True, limit=2)
+    assert [t.id for t in everyone] == [t.id for t in list_tasks(web_rt, None, all_tasks=True)][:2]
+
+
+BOARD = """workflow: board
+version: 1
+stages:
+  - id: drafting
+    actions: {submit: signing}
+  - id: signing
+    tasks: [{role: signer, approvals: all}]
+    actions: {approve: done, reject: drafting}
+  - id: done
+    final: true
+"""
+
+
+def test_a_task_i_approved_leaves_my_list_but_stays_while_i_stand_in_for_a_colleague(
+    web_rt: Runtime,
+) -> None:
+    from engine.services.users import add_user
+    from engine.services.workflows import load_files
+
+    add_user(web_rt, "sue", ["signer"], email="sue@example.com")
+    path = web_rt.settings.data_dir / "board.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(BOARD)
+    load_files(web_rt, [path])
+    lifecycle.submit(web_rt, EXAMPLES / "SC-2026-0042.yaml", "alice", workflow="board")
+    [task] = list_tasks(web_rt, "sam", limit=10)
+    assert task.approvals_required == 2
+    lifecycle.act(web_rt, task.id, "approve", "sam")
+    assert list_tasks(web_rt, "sam", limit=10) == []  # his part is done
+    assert [t.id for t in list_tasks(web_rt, "sue", limit=10)] == [task.id]
+    lifecycle.delegate(web_rt, "sue", "sam", web_rt.today(), web_rt.today())
+    assert [t.id for t in list_tasks(web_rt, "sam", limit=10)] == [task.id]  # sue's part
