@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Sequence
-from typing import Any, Unpack
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Row, Select, select, update
@@ -69,7 +69,7 @@ def principal(user: m.User) -> Principal:
     )
 
 
-def _principal_from_rows(rows: Sequence[Row[Unpack[tuple[Any, ...]]]]) -> Principal | None:
+def _principal_from_rows(rows: Sequence[Row[*tuple[Any, ...]]]) -> Principal | None:
     """(user id, username, email, active, role) rows of one user -> Principal."""
     if not rows or not rows[0].active:
         return None

@@ -71,7 +71,7 @@ def test_the_task_list_pages_in_due_order_without_gaps_or_overlaps(
     whole = list_tasks(web_rt, "lena")
     assert len(whole) == 7
     assert [t.due for t in whole] == sorted(t.due for t in whole if t.due is not None)
-    assert [t.contract for t in whole][0] == "SC-P-6"  # the earliest due first
+    assert whole[0].contract == "SC-P-6"  # the earliest due first
     pages = [list_tasks(web_rt, "lena", limit=3, offset=n) for n in (0, 3, 6)]
     assert [len(p) for p in pages] == [3, 3, 1]
     assert [t.id for p in pages for t in p] == [t.id for t in whole]
