@@ -17,13 +17,14 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, case, exists, func, or_, select, union_all
+from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from engine.domain.risk import Severity
 from engine.services.auth import Principal
 from engine.services.runtime import Runtime
+from engine.services.views import not_approved_by
 from engine.store import models as m
 
 SortKey = Literal["due", "severity", "contract", "amount", "stage", "created"]
@@ -146,10 +147,7 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
     today = now.date()
     with rt.db.sessions() as session:
         scope = _scope(session, who, today)
-        approved_by_me = exists().where(
-            m.Approval.task_id == m.Task.id, m.Approval.user_id == who.id
-        )
-        task_where: list[ColumnElement[bool]] = [~approved_by_me]
+        task_where: list[ColumnElement[bool]] = [not_approved_by([who.id])]
         if q.stage:
             task_where.append(m.Task.stage == q.stage)
         if q.role:

@@ -11,8 +11,18 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engine.domain.contract import Contract
 from engine.domain.risk import Flag, Severity
@@ -371,6 +381,34 @@ def active_delegators(session: Session, user_id: int, today: dt.date) -> list[m.
     )
 
 
+def not_approved_by(user_ids: list[int], *, by_part: bool = False) -> ColumnElement[bool]:
+    """Open tasks on which not every one of `user_ids` has approved yet.
+
+    An approval is matched by who gave it, or with `by_part` by whose part it is (the
+    delegator, when given on their behalf), as `contractflow tasks` counts them.
+
+    Only a task needing more than one approval can be open and carry an approval (the one
+    approval a single-approval task needs closes it), so the probe runs only for those:
+    without that, a page of a reviewer with 50,000 open tasks probed `approvals` once per
+    task walked. The probe is a correlated scalar subquery inside CASE so that PostgreSQL
+    looks each such task up in `uq_approvals_task_user` instead of hashing every approval
+    the user ever gave (how it may plan a NOT EXISTS here)."""
+    approver: ColumnElement[int] | InstrumentedAttribute[int] = (
+        func.coalesce(m.Approval.on_behalf_of_id, m.Approval.user_id)
+        if by_part
+        else m.Approval.user_id
+    )
+    missing = [
+        select(literal(1))
+        .where(m.Approval.task_id == m.Task.id, approver == uid)
+        .limit(1)
+        .scalar_subquery()
+        .is_(None)
+        for uid in user_ids
+    ]
+    return case((m.Task.approvals_required > 1, or_(*missing)), else_=true())
+
+
 #: `contractflow tasks` and `GET /api/tasks` show this many tasks unless told otherwise.
 TASKS_PAGE = 100
 #: The most tasks one page may hold.
@@ -413,19 +451,9 @@ def list_tasks(
             # Disjoint groups: unassigned tasks of each role, and tasks assigned to one of us.
             branches = [[m.Task.assignee_id.is_(None), m.Task.role == r] for r in roles]
             branches.append([m.Task.assignee_id.in_([p.id for p in principals])])
-            # Left out when every one of us has already approved it (an approval counts for
-            # the person whose part it is: the delegator, when made on their behalf).
-            hide.append(
-                ~and_(
-                    *(
-                        exists().where(
-                            m.Approval.task_id == m.Task.id,
-                            func.coalesce(m.Approval.on_behalf_of_id, m.Approval.user_id) == p.id,
-                        )
-                        for p in principals
-                    )
-                )
-            )
+            # Left out when every one of us has already approved it (an approval counts
+            # for the person whose part it is: the delegator, when made on their behalf).
+            hide.append(not_approved_by([p.id for p in principals], by_part=True))
         due = m.Task.due_at.asc().nulls_last()
 
         def group(where: list[ColumnElement[bool]], rows: int | None) -> Any:

@@ -112,3 +112,22 @@ def test_a_task_i_approved_leaves_my_list_but_stays_while_i_stand_in_for_a_colle
     assert [t.id for t in list_tasks(web_rt, "sue", limit=10)] == [task.id]
     lifecycle.delegate(web_rt, "sue", "sam", web_rt.today(), web_rt.today())
     assert [t.id for t in list_tasks(web_rt, "sam", limit=10)] == [task.id]  # sue's part
+
+
+def test_the_inbox_drops_a_two_approval_task_once_i_approved_and_keeps_it_for_others(
+    web_rt: Runtime,
+) -> None:
+    from engine.services.users import add_user
+    from engine.services.workflows import load_files
+
+    add_user(web_rt, "sue", ["signer"], email="sue@example.com")
+    path = web_rt.settings.data_dir / "board.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(BOARD)
+    load_files(web_rt, [path])
+    lifecycle.submit(web_rt, EXAMPLES / "SC-2026-0042.yaml", "alice", workflow="board")
+    [item] = inbox(web_rt, who(web_rt, "sam")).items
+    lifecycle.act(web_rt, item.task, "approve", "sam")
+    mine = inbox(web_rt, who(web_rt, "sam"))
+    assert (mine.items, mine.total) == ([], 0)
+    assert [i.task for i in inbox(web_rt, who(web_rt, "sue")).items] == [item.task]

@@ -156,3 +156,17 @@ def test_a_database_outage_answers_503_without_a_traceback(tmp_path: Path) -> No
     assert response.status_code == 503
     assert response.json()["error"] == "the database is not available; try again"
     down.close()
+
+
+def test_every_response_carries_the_security_headers_and_pages_their_csp(
+    client: TestClient,
+) -> None:
+    page = client.get("/login")
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    api = client.get("/api/me")
+    assert api.status_code == 401 and api.headers["X-Content-Type-Options"] == "nosniff"
+    assert api.headers["Referrer-Policy"] == "same-origin"
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "Content-Security-Policy" not in docs.headers
