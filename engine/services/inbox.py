@@ -167,8 +167,7 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
             )
         overdue_clause = and_(m.Task.due_at.is_not(None), m.Task.due_at < now)
 
-        total = _capped_count(session, scope, task_where, contract_where)
-        overdue = _capped_count(session, scope, [*task_where, overdue_clause], contract_where)
+        total, overdue = _capped_counts(session, scope, task_where, contract_where, now)
         if q.overdue_only:
             task_where.append(overdue_clause)
             total = overdue
@@ -211,7 +210,7 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
         if ids is not None:
             position = {task_id: i for i, task_id in enumerate(ids)}
             rows.sort(key=lambda r: position[r.id])
-    stages = _stages(rt, scope)
+        stages = _stages(session, scope)
 
     items = []
     for row in rows:
@@ -269,16 +268,28 @@ def _branches(
     return branches
 
 
-def _capped_count(
+def _capped_counts(
     session: Session,
     scope: _Scope,
     task_where: list[ColumnElement[bool]],
     contract_where: list[ColumnElement[bool]],
-) -> int:
-    """How many tasks, counting no further than COUNT_CAP + 1 per branch (an inbox says
-    "1000+" rather than walk a hundred thousand rows to print an exact number)."""
+    now: dt.datetime,
+) -> tuple[int, int]:
+    """How many tasks, and how many of them overdue, counting no further than
+    COUNT_CAP + 1 per branch (an inbox says "1000+" rather than walk a hundred thousand
+    rows to print an exact number).
+
+    One walk gives both: each branch is read in due-date order, so its overdue tasks are
+    the first ones read, and the overdue among its first COUNT_CAP + 1 tasks are exactly
+    its overdue tasks counted up to the same cap."""
     merged = union_all(*_branches(scope, task_where, contract_where, COUNT_CAP + 1)).subquery()
-    return int(session.scalar(select(func.count()).select_from(merged)) or 0)
+    late = and_(merged.c.due_at.is_not(None), merged.c.due_at < now)
+    row = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((late, 1), else_=0)), 0)).select_from(
+            merged
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def _page_by_due(
@@ -324,7 +335,7 @@ def _order(q: InboxQuery) -> list[Any]:
 _STAGE_ROLES: dict[int, dict[str, frozenset[str]]] = {}
 
 
-def _stages(rt: Runtime, scope: _Scope) -> list[str]:
+def _stages(session: Session, scope: _Scope) -> list[str]:
     """Stages where the people in scope can have tasks, from the stored workflows (no scan
     of the tasks table: this feeds a filter menu). Stored versions never change, so their
     stage -> roles maps are kept per process."""
@@ -332,16 +343,13 @@ def _stages(rt: Runtime, scope: _Scope) -> list[str]:
 
     roles = {r for _, _, rs in scope.people for r in rs}
     found: set[str] = set()
-    with rt.db.sessions() as session:
-        for definition_id in session.scalars(select(m.WorkflowDefinition.id)):
-            stage_roles = _STAGE_ROLES.get(definition_id)
-            if stage_roles is None:
-                spec = spec_for(session, definition_id)
-                stage_roles = {
-                    st.id: frozenset(t.role.value for t in st.tasks) for st in spec.stages
-                }
-                _STAGE_ROLES[definition_id] = stage_roles
-            found.update(stage for stage, needs in stage_roles.items() if needs & roles)
+    for definition_id in session.scalars(select(m.WorkflowDefinition.id)):
+        stage_roles = _STAGE_ROLES.get(definition_id)
+        if stage_roles is None:
+            spec = spec_for(session, definition_id)
+            stage_roles = {st.id: frozenset(t.role.value for t in st.tasks) for st in spec.stages}
+            _STAGE_ROLES[definition_id] = stage_roles
+        found.update(stage for stage, needs in stage_roles.items() if needs & roles)
     return sorted(found)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from engine.services import lifecycle
 from engine.services.auth import Principal, load_principal
 from engine.services.demo_data import load_demo_contracts
@@ -131,3 +133,27 @@ def test_the_inbox_drops_a_two_approval_task_once_i_approved_and_keeps_it_for_ot
     mine = inbox(web_rt, who(web_rt, "sam"))
     assert (mine.items, mine.total) == ([], 0)
     assert [i.task for i in inbox(web_rt, who(web_rt, "sue")).items] == [item.task]
+
+
+def test_counts_stop_past_the_cap_and_still_count_the_overdue_first(
+    web_rt: Runtime, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.services.inbox as inbox_module
+
+    for day in range(7):
+        data = (EXAMPLES / "SC-2026-0060.json").read_text().replace("SC-2026-0060", f"SC-C-{day}")
+        path = web_rt.settings.data_dir / f"cap{day}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data)
+        lifecycle.submit(web_rt, path, "alice")
+        clock.now += dt.timedelta(days=1)
+    lena = who(web_rt, "lena")
+    exact = inbox(web_rt, lena)
+    assert (exact.total, exact.overdue, exact.more) == (7, 4, False)
+    monkeypatch.setattr(inbox_module, "COUNT_CAP", 4)
+    capped = inbox(web_rt, lena)
+    assert (capped.total, capped.overdue, capped.more) == (5, 4, True)
+    monkeypatch.setattr(inbox_module, "COUNT_CAP", 2)
+    capped = inbox(web_rt, lena)
+    assert (capped.total, capped.overdue, capped.more) == (3, 3, True)
+    assert [i.task for i in capped.items] == [i.task for i in exact.items]  # the page is whole
