@@ -167,49 +167,41 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
             )
         overdue_clause = and_(m.Task.due_at.is_not(None), m.Task.due_at < now)
 
-        total, overdue = _capped_counts(session, scope, task_where, contract_where, now)
         if q.overdue_only:
             task_where.append(overdue_clause)
-            total = overdue
-
-        if q.sort == "due" and not q.descending:
+        columns = _row_columns()
+        by_due = q.sort == "due" and not q.descending
+        rows: list[Any] = []
+        total = overdue = -1
+        if by_due and q.page * q.per_page <= COUNT_CAP + 1:
+            # The default view: the counts and the page come from one walk of the index.
+            rows, total, overdue = _counted_page(
+                session, scope, task_where, contract_where, q, now, columns
+            )
+        if total < 0:  # another order, a page past the cap, or a page past the end
+            total, overdue = _capped_counts(session, scope, task_where, contract_where, now)
+        if by_due and not rows and q.page * q.per_page > COUNT_CAP + 1:
             ids = _page_by_due(session, scope, task_where, contract_where, q)
-            where: list[ColumnElement[bool]] = [m.Task.id.in_(ids)]
-            order: list[Any] = []
-        else:
-            ids = None
-            where = [_mine(scope), *task_where, *contract_where]
-            order = _order(q)
-
-        assignee = m.User.username.label("assignee")
-        statement = (
-            select(
-                m.Task.id,
-                m.Task.stage,
-                m.Task.role,
-                m.Task.due_at,
-                m.Task.assignee_id,
-                m.Task.escalated_at,
-                assignee,
-                m.Contract.code,
-                m.Contract.title,
-                m.Contract.counterparty_name,
-                m.Contract.amount,
-                m.Contract.currency,
-                m.Contract.max_severity,
-            )
-            .join(m.Contract, m.Contract.id == m.Task.contract_id)
-            .outerjoin(m.User, m.User.id == m.Task.assignee_id)
-            .where(*where)
-        )
-        if ids is None:
-            statement = (
-                statement.order_by(*order).limit(q.per_page).offset((q.page - 1) * q.per_page)
-            )
-        rows = list(session.execute(statement).all())
-        if ids is not None:
+            found = session.execute(
+                select(*columns)
+                .join(m.Contract, m.Contract.id == m.Task.contract_id)
+                .outerjoin(m.User, m.User.id == m.Task.assignee_id)
+                .where(m.Task.id.in_(ids))
+            ).all()
             position = {task_id: i for i, task_id in enumerate(ids)}
-            rows.sort(key=lambda r: position[r.id])
+            rows = sorted(found, key=lambda r: position[r.id])
+        elif not by_due:
+            rows = list(
+                session.execute(
+                    select(*columns)
+                    .join(m.Contract, m.Contract.id == m.Task.contract_id)
+                    .outerjoin(m.User, m.User.id == m.Task.assignee_id)
+                    .where(_mine(scope), *task_where, *contract_where)
+                    .order_by(*_order(q))
+                    .limit(q.per_page)
+                    .offset((q.page - 1) * q.per_page)
+                ).all()
+            )
         stages = _stages(session, scope)
 
     items = []
@@ -266,6 +258,70 @@ def _branches(
     branches = [branch(m.Task.role == role, m.Task.assignee_id.is_(None)) for role in roles]
     branches.append(branch(m.Task.assignee_id.in_(ids)))
     return branches
+
+
+def _row_columns() -> list[Any]:
+    """What an inbox line shows, from the task, its contract and its assignee."""
+    return [
+        m.Task.id,
+        m.Task.stage,
+        m.Task.role,
+        m.Task.due_at,
+        m.Task.assignee_id,
+        m.Task.escalated_at,
+        m.User.username.label("assignee"),
+        m.Contract.code,
+        m.Contract.title,
+        m.Contract.counterparty_name,
+        m.Contract.amount,
+        m.Contract.currency,
+        m.Contract.max_severity,
+    ]
+
+
+def _counted_page(
+    session: Session,
+    scope: _Scope,
+    task_where: list[ColumnElement[bool]],
+    contract_where: list[ColumnElement[bool]],
+    q: InboxQuery,
+    now: dt.datetime,
+    columns: list[Any],
+) -> tuple[list[Any], int, int]:
+    """The default page (due date, overdue first) with its counts, in one statement.
+
+    The index-ordered branches are read up to COUNT_CAP + 1 tasks each (as
+    `_capped_counts` reads them); window sums over them give the counts, the first
+    `per_page` after the offset are the page, and only those are joined to their contract
+    and assignee. Returns (rows, total, overdue); total is -1 when the page is empty (past
+    the end), where the counts must be read on their own."""
+    merged = union_all(*_branches(scope, task_where, contract_where, COUNT_CAP + 1)).subquery()
+    late = case((and_(merged.c.due_at.is_not(None), merged.c.due_at < now), 1), else_=0)
+    counted = select(
+        merged.c.id,
+        merged.c.due_at,
+        func.count().over().label("total_"),
+        func.sum(late).over().label("overdue_"),
+    ).subquery()
+    due = counted.c.due_at.asc().nulls_last()
+    page = (
+        select(counted)
+        .order_by(due, counted.c.id)
+        .limit(q.per_page)
+        .offset((q.page - 1) * q.per_page)
+        .subquery()
+    )
+    found = session.execute(
+        select(*columns, page.c.total_, page.c.overdue_)
+        .select_from(page)
+        .join(m.Task, m.Task.id == page.c.id)
+        .join(m.Contract, m.Contract.id == m.Task.contract_id)
+        .outerjoin(m.User, m.User.id == m.Task.assignee_id)
+        .order_by(page.c.due_at.asc().nulls_last(), page.c.id)
+    ).all()
+    if not found:
+        return [], -1, -1
+    return list(found), int(found[0].total_), int(found[0].overdue_ or 0)
 
 
 def _capped_counts(
