@@ -439,7 +439,11 @@ def list_tasks(
 
     now = rt.clock()
     with rt.db.sessions() as session:
-        branches: list[list[ColumnElement[bool]]] = [[]]
+        # Every task's role is a row of `roles` (a foreign key), so one group per role
+        # covers every open task, each read from the (role, due date) index in order.
+        branches: list[list[ColumnElement[bool]]] = [
+            [m.Task.role == r] for r in session.scalars(select(m.Role.name).order_by(m.Role.name))
+        ]
         hide: list[ColumnElement[bool]] = []
         principals: list[m.User] = []
         if not all_tasks:
