@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench import dataset
@@ -61,6 +62,8 @@ class Phase:
     statuses: dict[int, int] = field(default_factory=dict)
     load_before: str = ""
     load_after: str = ""
+    #: CPU seconds spent during the phase by the app's processes, PostgreSQL's, the loader's
+    cpu: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     @property
     def ok(self) -> list[float]:
@@ -68,6 +71,40 @@ class Phase:
 
     def rate(self) -> float:
         return len(self.samples) / self.seconds if self.seconds else 0.0
+
+    def cpu_ms(self, which: int) -> str:
+        """CPU per request (ms) of the app (0), PostgreSQL (1) or the load process (2)."""
+        done = sum(self.statuses.values())
+        return f"{self.cpu[which] / done * 1000:.1f}" if done else "-"
+
+
+def _proc_cpu(match: Any) -> float:
+    """CPU seconds (user + system) of the processes whose /proc/PID/stat `match` accepts
+    (called with the command name and the process group)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        if match(name, int(fields[2])):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _cpu_now(app_group: int) -> tuple[float, float, float]:
+    """(app, PostgreSQL, this load process) CPU seconds so far. PostgreSQL's share counts
+    every postgres process on the machine: the heavy lock keeps other runs away."""
+    return (
+        _proc_cpu(lambda _name, group: group == app_group),
+        _proc_cpu(lambda name, _group: name.startswith("postgres")),
+        time.process_time(),
+    )
 
 
 def _sign_in(client: Any, username: str) -> None:
@@ -94,6 +131,7 @@ def _run_phase(
     request: Any,
     setup: Any = None,
     work: list[list[int]] | None = None,
+    app_group: int = 0,
 ) -> Phase:
     """`clients` threads each with its own keep-alive connection, for `seconds`."""
     import httpx
@@ -131,17 +169,24 @@ def _run_phase(
         t.start()
     barrier.wait(timeout=300)  # every client has connected and signed in
     phase.load_before = load()
+    cpu_before = _cpu_now(app_group)
     start[0] = time.perf_counter()
     stop[0] = start[0] + phase.seconds
     barrier.wait(timeout=300)
     for t in threads:
         t.join()
+    cpu_after = _cpu_now(app_group)
+    phase.cpu = (
+        cpu_after[0] - cpu_before[0],
+        cpu_after[1] - cpu_before[1],
+        cpu_after[2] - cpu_before[2],
+    )
     phase.load_after = load()
     return phase
 
 
 def _load(
-    base: str, token: str, tasks: list[int], seconds: float, out: Any
+    base: str, token: str, tasks: list[int], seconds: float, out: Any, app_group: int
 ) -> None:  # pragma: no cover
     """The load process: runs every phase against the server and sends the results back."""
     auth = {"Authorization": f"Bearer {token}"}
@@ -168,14 +213,25 @@ def _load(
     # warm-up: every path once per connection kind
     _run_phase(base, Phase("warm-up", 2, min(seconds, 3)), inbox, signed_in)
     _run_phase(base, Phase("warm-up", 2, min(seconds, 3)), me)
-    phases.append(_run_phase(base, Phase("GET /api/me (baseline)", 1, seconds), me))
-    phases.append(_run_phase(base, Phase("GET /inbox", 1, seconds), inbox, signed_in))
-    phases.append(_run_phase(base, Phase("GET /inbox", 4, seconds), inbox, signed_in))
+    phases.append(
+        _run_phase(base, Phase("GET /api/me (baseline)", 1, seconds), me, app_group=app_group)
+    )
+    for clients in (1, 4):
+        phases.append(
+            _run_phase(
+                base, Phase("GET /inbox", clients, seconds), inbox, signed_in, app_group=app_group
+            )
+        )
     clients = 8
     work = [tasks[i::clients] for i in range(clients)]
     phases.append(
         _run_phase(
-            base, Phase("POST /api/tasks/{id}/act approve", clients, seconds), approve, None, work
+            base,
+            Phase("POST /api/tasks/{id}/act approve", clients, seconds),
+            approve,
+            None,
+            work,
+            app_group,
         )
     )
     out.put(phases)
@@ -284,7 +340,9 @@ def measure(db: dataset.BenchDatabase, workers: int, backend: str, tasks: list[i
     try:
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
-        loader = ctx.Process(target=_load, args=(server.base, token, tasks, _seconds(), out))
+        loader = ctx.Process(
+            target=_load, args=(server.base, token, tasks, _seconds(), out, server.proc.pid)
+        )
         loader.start()
         phases: list[Phase] = out.get(timeout=3600)
         loader.join()
@@ -326,6 +384,9 @@ def render(results: dict[int, list[Phase]], size: int, backend: str, why: str) -
                     ms(percentile(p.ok, 95)),
                     ms(percentile(p.ok, 99)),
                     ratio(percentile(p.ok, 50), percentile(baseline.ok, 50)),
+                    p.cpu_ms(0),
+                    p.cpu_ms(1),
+                    p.cpu_ms(2),
                     ", ".join(f"{k}: {v}" for k, v in sorted(p.statuses.items())),
                     f"{p.load_before} -> {p.load_after}",
                 ]
@@ -340,6 +401,9 @@ def render(results: dict[int, list[Phase]], size: int, backend: str, why: str) -
             "p95 ms",
             "p99 ms",
             "p50 vs baseline",
+            "app CPU ms/req",
+            "PostgreSQL CPU ms/req",
+            "load process CPU ms/req",
             "statuses",
             "load before -> after",
         ],
