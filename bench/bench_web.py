@@ -79,8 +79,8 @@ class Phase:
 
 
 def _proc_cpu(match: Any) -> float:
-    """CPU seconds (user + system) of the processes whose /proc/PID/stat `match` accepts
-    (called with the command name and the process group)."""
+    """CPU seconds of the processes whose /proc/PID/stat `match` accepts (called with the
+    command name and the process group), including their reaped children's."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in os.listdir("/proc"):
@@ -93,7 +93,9 @@ def _proc_cpu(match: Any) -> float:
         name = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
         if match(name, int(fields[2])):
-            total += (int(fields[11]) + int(fields[12])) / tick
+            # utime + stime, plus cutime + cstime: the CPU of children it has reaped (the
+            # PostgreSQL postmaster's count keeps that of backends that have exited)
+            total += sum(int(f) for f in fields[11:15]) / tick
     return total
 
 
