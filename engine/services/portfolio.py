@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.domain.views import ContractSummary
 from engine.errors import Forbidden, NotFound
@@ -35,6 +35,14 @@ def visible_contract_list(
         return summaries(session, query)
 
 
+#: Built once (its cache key and compiled form are reused): every API decision runs it.
+_TASK_AND_CONTRACT = (
+    select(m.Task.contract_id, m.Task.role, m.Task.assignee_id, m.Contract.code)
+    .join(m.Contract, m.Contract.id == m.Task.contract_id)
+    .where(m.Task.id == bindparam("task_id"))
+)
+
+
 def task_contract_code(rt: Runtime, who: Principal, task_id: int) -> str:
     """The contract a task belongs to, if `who` may see that contract.
 
@@ -46,11 +54,7 @@ def task_contract_code(rt: Runtime, who: Principal, task_id: int) -> str:
     delegation and ownership checks run only for the other tasks.
     """
     with rt.db.sessions() as session:
-        found = session.execute(
-            select(m.Task.contract_id, m.Task.role, m.Task.assignee_id, m.Contract.code)
-            .join(m.Contract, m.Contract.id == m.Task.contract_id)
-            .where(m.Task.id == task_id)
-        ).first()
+        found = session.execute(_TASK_AND_CONTRACT, {"task_id": task_id}).first()
         if found is None:
             raise NotFound(f"task {task_id} does not exist")
         if found.role in who.roles or found.assignee_id == who.id or who.has(*access.SEE_ALL):
