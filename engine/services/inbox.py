@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, case, func, or_, select, union_all
+from sqlalchemy import and_, bindparam, case, func, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -98,19 +98,24 @@ class _Scope(BaseModel):
     people: list[tuple[int, str, frozenset[str]]]
 
 
+#: Built once (cache key and compiled form reused): every inbox view runs it.
+_DELEGATORS = (
+    select(m.User.id, m.User.username, m.UserRole.role)
+    .join(m.Delegation, m.Delegation.from_user_id == m.User.id)
+    .outerjoin(m.UserRole, m.UserRole.user_id == m.User.id)
+    .where(
+        m.Delegation.to_user_id == bindparam("who"),
+        m.Delegation.starts_on <= bindparam("today"),
+        m.Delegation.ends_on >= bindparam("today"),
+        m.User.active.is_(True),
+    )
+)
+_DEFINITION_IDS = select(m.WorkflowDefinition.id)
+
+
 def _scope(session: Session, who: Principal, today: dt.date) -> _Scope:
     people: list[tuple[int, str, frozenset[str]]] = [(who.id, "", who.roles)]
-    rows = session.execute(
-        select(m.User.id, m.User.username, m.UserRole.role)
-        .join(m.Delegation, m.Delegation.from_user_id == m.User.id)
-        .outerjoin(m.UserRole, m.UserRole.user_id == m.User.id)
-        .where(
-            m.Delegation.to_user_id == who.id,
-            m.Delegation.starts_on <= today,
-            m.Delegation.ends_on >= today,
-            m.User.active.is_(True),
-        )
-    ).all()
+    rows = session.execute(_DELEGATORS, {"who": who.id, "today": today}).all()
     by_user: dict[int, tuple[str, set[str]]] = {}
     for uid, name, role in rows:
         entry = by_user.setdefault(uid, (name, set()))
@@ -399,7 +404,7 @@ def _stages(session: Session, scope: _Scope) -> list[str]:
 
     roles = {r for _, _, rs in scope.people for r in rs}
     found: set[str] = set()
-    for definition_id in session.scalars(select(m.WorkflowDefinition.id)):
+    for definition_id in session.scalars(_DEFINITION_IDS):
         stage_roles = _STAGE_ROLES.get(definition_id)
         if stage_roles is None:
             spec = spec_for(session, definition_id)
