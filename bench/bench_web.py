@@ -450,47 +450,53 @@ def render(results: dict[int, list[Phase]], size: int, backend: str, why: str) -
     )
 
 
-FINDINGS = """### Why the targets are missed, and what would change it
+FINDINGS = """### What changed, and why the approval target is still missed
 
-The inbox met its target in the final run (1 uvicorn worker, load ~4: p95 33 ms) and
-missed it in the earlier runs under load 9-10 (p95 160-210 ms), because its cost follows
-the reviewer's open tasks, not the page. EXPLAIN ANALYZE on the 1,000,000-contract
-database (reviewer `legal1`, 50,000 open legal tasks; timings inflated by the
-instrumentation and by load 9-10, compare them with each other) - owner: web app /
-inbox (`engine/services/inbox.py`):
+CPU per request in the table is measured per phase from /proc: the app's processes (the
+`contractflow serve` process group), every PostgreSQL process (the heavy lock keeps other
+runs off the machine) and the load process, divided by the requests the phase completed.
 
-- **Three inbox queries touch all 50,000 of the reviewer's tasks** on every page view:
-  the count (a bitmap scan of the tasks, then per task a join to `contracts` and an
-  anti-join probe of `approvals`: 300-630 ms instrumented), the page (110 ms: `ORDER BY
-  CASE WHEN due_at IS NULL ..., due_at, id` and the `assignee OR role` condition stop
-  PostgreSQL from walking `ix_tasks_open_role_due` in order, so it sorts all 50,000) and
-  the stage list (50-115 ms: `DISTINCT stage` over all of them). Rewrites measured the
-  same way on the same data: the page as a `UNION ALL` of the unassigned-by-role walk and
-  the assigned-to-me walk, each `ORDER BY due_at NULLS LAST, id LIMIT n`, joined to
-  contracts after the limit: **7.7 ms** (Merge Append over the existing index); the
-  "already approved by me" probe only where `approvals_required > 1` (a single-approval
-  open task cannot carry my approval); the count without the contracts join unless a
-  contract filter is set - an index-only count over the partial index takes 3 ms when
-  the predicate uses only its columns (e.g. an index `(role, due_at, id) INCLUDE
-  (assignee_id, approvals_required) WHERE status = 'open'`), or cap it (`count` over
-  `LIMIT 1001`, 11 ms, shown as "1,000+"); stages from the workflow definitions (the
-  stages with tasks for my roles) instead of `DISTINCT`.
-- **An approval over HTTP is the service `act` plus ~6 statements of authentication and
-  visibility checks** (token, user, roles, delegations, task, visible contract): about
-  36 statements and ~38 ms of app CPU per request in-process at 10,000 contracts, and it
-  returns the full `ContractView` (history, revisions, flags) that `act` rebuilds after
-  committing. With 2 cores shared by uvicorn, PostgreSQL and the load process, that CPU
-  bounds the rate far below 300/s; see the workflow section for where the service's
-  time goes (`decide` + a slim response would drop the re-read).
-- **`uvicorn --workers 2` adds ~45 ms to every keep-alive request here** (what
-  `contractflow serve --workers 2` runs): `GET /login` on one connection took 1.6 ms p50
-  with one worker and 48 ms with two (100 requests each, same database and machine);
-  the 2-worker rows above carry that stall, so they understate what two cores can do.
-  It looks like a TCP delayed-ACK/Nagle interaction in uvicorn's multi-process mode; not
-  investigated further (owner: deployment / `engine/cli/serve.py`; running N
-  single-worker processes behind a proxy, or gunicorn with uvicorn workers, avoids it
-  if that is the cause).
-- `GET /api/tasks` (`list_tasks`) returns every open task of the user with no limit:
-  50,000 rows for this reviewer. The inbox pages; the API list and `contractflow tasks`
-  should too.
+**Inbox: met, with 1 and 2 workers.** The page costs about the same with 100 or 50,000 open
+tasks. `engine/services/inbox.py`: the default view (due date, overdue first) is one
+statement - the reviewer's open tasks per role read in index order from
+`ix_tasks_open_role_due (role, due_at, id) INCLUDE (assignee_id, approvals_required) WHERE
+status = 'open'` (an index-only scan, no sort), cut at 1,001 per branch, window sums for the
+total and overdue counts ("1000+" past that), and only the page's 50 rows joined to
+contracts. The "already approved by me" probe runs only for tasks needing more than one
+approval (an open single-approval task cannot carry one), as a correlated lookup: before, it
+probed `approvals` for every task walked (1,092 probes, 12 ms of a 13 ms count) and a
+`NOT EXISTS` there may be planned as a hashed scan of all of a user's approvals. The stage
+menu comes from the workflow definitions (cached per definition id). PostgreSQL now spends
+~1.3 ms (plan + execute) on the whole inbox; what remains is Python: ~13 ms of app CPU per
+page, of which SQLAlchemy building the statements ~1.3 ms (caching the built statement per
+role set would save that), the template ~1.6 ms and the HTTP stack ~2 ms.
+
+**`--workers 2` no longer adds ~45 ms per request.** The cause was Nagle's algorithm:
+uvicorn binds the multi-worker listener as `socket.socket(family)` (proto 0) and asyncio sets
+`TCP_NODELAY` only on accepted sockets that report `IPPROTO_TCP`, so a response written as
+headers + body waited for the client's delayed ACK (Kludex/uvicorn#3149, open in 0.54).
+`contractflow serve --workers N` now binds the listener itself as a TCP socket
+(`engine/web/server.py`; `GET /login` keep-alive p50 44 ms -> 1.6 ms) and this benchmark runs
+`contractflow serve`, so the 2-worker rows measure two cores rather than the stall.
+
+**Approvals: not met; the arithmetic.** `POST /api/tasks/{id}/act` now authenticates with one
+statement (token, user and roles; statements built once with bind parameters), proves
+visibility from the task's own role or assignment (one statement; the delegation and
+ownership checks run only otherwise), calls `lifecycle.decide` and answers a small
+`ActOutcome` instead of rebuilding the full contract view (SPEC's `contractflow act` output is
+unchanged). In-process on this database that is 0.8 ms (auth) + 0.6 ms (visibility) + 8.2 ms
+(`decide`: ~20 statements, owned by the workflow service) of CPU, plus ~2 ms of HTTP stack
+(the `GET /api/me` baseline). Under 8 clients the table's CPU columns give the real bill per
+approval: app + PostgreSQL + load process. 300 approvals/s on 2 cores leaves 2,000 ms / 300 =
+6.7 ms of CPU per approval for all three together; the baseline `GET /api/me` alone
+(authentication and routing, no work) costs about 4.6 ms of that, so an approval would have
+~2 ms for its transaction. Even with `decide` free the app's share would not fit; reaching
+300/s needs a different stack for this path (e.g. more cores, or a compiled HTTP server and
+hand-written SQL for the decision), not tuning.
+
+**Task lists are paged.** `GET /api/tasks` and `contractflow tasks` return 100 tasks by
+default (`limit` / `--limit` up to 1,000, `offset` / `--offset`; `X-Next-Offset` and a
+line on standard error name the next page), found in SQL over the same index per role
+(every open task: one branch per role) instead of loading all 50,000 rows; SPEC's JSON list
+shape is kept.
 """
