@@ -467,14 +467,21 @@ def list_tasks(
 
         need = None if limit is None else offset + limit
         merged = union_all(*(group(w, need).subquery().select() for w in branches)).subquery()
-        page = select(merged.c.id).order_by(merged.c.due_at.asc().nulls_last(), merged.c.id)
+        page = select(merged.c.id, merged.c.due_at).order_by(
+            merged.c.due_at.asc().nulls_last(), merged.c.id
+        )
         if limit is not None:
             page = page.limit(limit)
         if offset:
             page = page.offset(offset)
-        ids = list(session.scalars(page))
-        by_id = {t.id: t for t in session.scalars(select(m.Task).where(m.Task.id.in_(ids)))}
-        tasks = [by_id[i] for i in ids if i in by_id]
+        chosen = page.subquery()
+        tasks = list(
+            session.scalars(
+                select(m.Task)
+                .join(chosen, chosen.c.id == m.Task.id)
+                .order_by(chosen.c.due_at.asc().nulls_last(), chosen.c.id)
+            )
+        )
         codes = {
             cid: (code, title)
             for cid, code, title in session.execute(
