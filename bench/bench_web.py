@@ -466,10 +466,12 @@ contracts. The "already approved by me" probe runs only for tasks needing more t
 approval (an open single-approval task cannot carry one), as a correlated lookup: before, it
 probed `approvals` for every task walked (1,092 probes, 12 ms of a 13 ms count) and a
 `NOT EXISTS` there may be planned as a hashed scan of all of a user's approvals. The stage
-menu comes from the workflow definitions (cached per definition id). PostgreSQL now spends
-~1.3 ms (plan + execute) on the whole inbox; what remains is Python: ~13 ms of app CPU per
-page, of which SQLAlchemy building the statements ~1.3 ms (caching the built statement per
-role set would save that), the template ~1.6 ms and the HTTP stack ~2 ms.
+menu comes from the workflow definitions (cached per definition id). PostgreSQL spends
+~1.3 ms (plan + execute) on the inbox's statements; the table's PostgreSQL column (~3 ms)
+adds the sign-in lookup, transaction begin/end and connection checks. What remains is
+Python, ~9-10 ms of app CPU per page: SQLAlchemy building the page statement ~1.3 ms
+(caching the built statement per role set would save it), the template ~1.6 ms, the HTTP
+stack and session cookie ~1.5 ms (the `GET /api/me` row).
 
 **`--workers 2` no longer adds ~45 ms per request.** The cause was Nagle's algorithm:
 uvicorn binds the multi-worker listener as `socket.socket(family)` (proto 0) and asyncio sets
@@ -485,14 +487,15 @@ visibility from the task's own role or assignment (one statement; the delegation
 ownership checks run only otherwise), calls `lifecycle.decide` and answers a small
 `ActOutcome` instead of rebuilding the full contract view (SPEC's `contractflow act` output is
 unchanged). In-process on this database that is 0.8 ms (auth) + 0.6 ms (visibility) + 8.2 ms
-(`decide`: ~20 statements, owned by the workflow service) of CPU, plus ~2 ms of HTTP stack
-(the `GET /api/me` baseline). Under 8 clients the table's CPU columns give the real bill per
-approval: app + PostgreSQL + load process. 300 approvals/s on 2 cores leaves 2,000 ms / 300 =
-6.7 ms of CPU per approval for all three together; the baseline `GET /api/me` alone
-(authentication and routing, no work) costs about 4.6 ms of that, so an approval would have
-~2 ms for its transaction. Even with `decide` free the app's share would not fit; reaching
-300/s needs a different stack for this path (e.g. more cores, or a compiled HTTP server and
-hand-written SQL for the decision), not tuning.
+(`decide`: ~20 statements, owned by the workflow service) of CPU, plus the HTTP stack (the
+`GET /api/me` row). Under 8 clients the table's CPU columns give the real bill per approval:
+app + PostgreSQL + load process, about 20 ms, so 2 cores cannot exceed ~100 approvals/s on
+this path (2,000 ms of CPU per second / 20 ms), and the measured rate is close to that.
+300 approvals/s leaves 2,000 / 300 = 6.7 ms of CPU per approval for all three together;
+the baseline `GET /api/me` alone (authentication and routing, no work) takes ~2.7 ms of
+that, which leaves ~4 ms for a transaction whose service part (`decide`) is 8 ms of Python
+on its own. Reaching 300/s needs `decide` at a fraction of its cost and a leaner HTTP stack
+than FastAPI/uvicorn-h11 (or more cores), not more tuning of the route.
 
 **Task lists are paged.** `GET /api/tasks` and `contractflow tasks` return 100 tasks by
 default (`limit` / `--limit` up to 1,000, `offset` / `--offset`; `X-Next-Offset` and a
