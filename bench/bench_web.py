@@ -452,7 +452,9 @@ def render(results: dict[int, list[Phase]], size: int, backend: str, why: str) -
 
 FINDINGS = """### What changed, and why the approval target is still missed
 
-CPU per request in the table is measured per phase from /proc: the app's processes (the
+Before this branch (the 01:42 run on the same machine and data): inbox p95 32.8 ms with 1
+worker and 68.3 ms with 2; approvals 51/s (1 worker) and 67/s (2 workers); `GET /api/me` 235/s
+and 21/s. CPU per request in the table is measured per phase from /proc: the app's processes (the
 `contractflow serve` process group), every PostgreSQL process (the heavy lock keeps other
 runs off the machine) and the load process, divided by the requests the phase completed.
 
@@ -492,8 +494,8 @@ unchanged). In-process on this database that is 0.8 ms (auth) + 0.6 ms (visibili
 app + PostgreSQL + load process, about 20 ms, so 2 cores cannot exceed ~100 approvals/s on
 this path (2,000 ms of CPU per second / 20 ms), and the measured rate is close to that.
 300 approvals/s leaves 2,000 / 300 = 6.7 ms of CPU per approval for all three together;
-the baseline `GET /api/me` alone (authentication and routing, no work) takes ~2.7 ms of
-that, which leaves ~4 ms for a transaction whose service part (`decide`) is 8 ms of Python
+the baseline `GET /api/me` alone (authentication and routing, no work) takes 2.6-3.5 ms of
+that, which leaves 3-4 ms for a transaction whose service part (`decide`) is 8 ms of Python
 on its own. Reaching 300/s needs `decide` at a fraction of its cost and a leaner HTTP stack
 than FastAPI/uvicorn-h11 (or more cores), not more tuning of the route.
 
