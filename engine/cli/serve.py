@@ -52,6 +52,9 @@ def serve(
         bool, typer.Option("--no-scheduler", help="serve the web app only (no Prefect)")
     ] = False,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes", min=1, max=64)] = 1,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="log every request")
+    ] = True,
 ) -> None:
     """Serve the web app and JSON API (OpenAPI at /docs) and run the scheduled jobs."""
     import uvicorn
@@ -79,10 +82,10 @@ def serve(
             )
         typer.echo(f"contractflow: http://{host}:{port}/ (API docs at /docs)", err=True)
         if workers > 1:
-            uvicorn.run(
-                "engine.web.asgi:app", host=host, port=port, workers=workers, log_level="info"
-            )
+            from engine.web.server import run_workers
+
+            run_workers(host, port, workers, access_log=access_log)
         else:
             from engine.web.app import create_app
 
-            uvicorn.run(create_app(), host=host, port=port, log_level="info")
+            uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=access_log)

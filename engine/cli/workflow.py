@@ -198,15 +198,30 @@ def revise(
 
 def tasks(
     all_: Annotated[bool, typer.Option("--all", help="every open task, not just yours")] = False,
+    # The defaults are engine.services.views.TASKS_PAGE / TASKS_PAGE_MAX (not imported
+    # here, so that `contractflow --help` stays fast).
+    limit: Annotated[
+        int, typer.Option("--limit", help="tasks to show (at most 1000)", min=1, max=1000)
+    ] = 100,
+    offset: Annotated[
+        int, typer.Option("--offset", help="tasks to skip (the next page)", min=0, max=10_000_000)
+    ] = 0,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Your open tasks (by role, assignment or delegation), overdue first."""
+    """Your open tasks (by role, assignment or delegation), overdue first, 100 at a time.
+
+    When there are more, a line on standard error gives the --offset of the next page.
+    """
     from engine.services.views import list_tasks
 
     user = None if all_ else acting_user(as_user)
     with runtime() as rt:
-        views = list_tasks(rt, user, all_tasks=all_)
+        views = list_tasks(rt, user, all_tasks=all_, limit=limit + 1, offset=offset)
+    more = len(views) > limit
+    views = views[:limit]
+    if more:
+        typer.echo(f"more tasks: next page with --offset {offset + limit}", err=True)
     if fmt is OutputFormat.JSON:
         emit(views, fmt)
         return

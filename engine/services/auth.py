@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput, NotFound
@@ -67,12 +69,47 @@ def principal(user: m.User) -> Principal:
     )
 
 
+def _principal_from_rows(rows: Sequence[Row[*tuple[Any, ...]]]) -> Principal | None:
+    """(user id, username, email, active, role) rows of one user -> Principal."""
+    if not rows or not rows[0].active:
+        return None
+    first = rows[0]
+    return Principal(
+        id=first.id,
+        username=first.username,
+        roles=frozenset(r.role for r in rows if r.role is not None),
+        email=first.email,
+    )
+
+
+def _user_with_roles() -> Select[int, str, str | None, bool, str]:
+    """The user's columns and one row per role, in one statement (no ORM objects: this runs
+    on every request)."""
+    return select(
+        m.User.id, m.User.username, m.User.email, m.User.active, m.UserRole.role
+    ).outerjoin(m.UserRole, m.UserRole.user_id == m.User.id)
+
+
+# Built once: SQLAlchemy then reuses each statement's cache key and compiled form, where a
+# statement built per call costs more CPU than the query itself (these run on every request).
+_PRINCIPAL_BY_ID = _user_with_roles().where(m.User.id == bindparam("user_id"))
+_PRINCIPAL_BY_TOKEN = (
+    _user_with_roles()
+    .add_columns(m.ApiToken.id.label("token_id"), m.ApiToken.last_used_at)
+    .join(m.ApiToken, m.ApiToken.user_id == m.User.id)
+    .where(m.ApiToken.token_hash == bindparam("token_hash"), m.ApiToken.revoked_at.is_(None))
+)
+_TOKEN_USED = (
+    update(m.ApiToken)
+    .where(m.ApiToken.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("now"))
+)
+
+
 def load_principal(session: Session, user_id: int) -> Principal | None:
     """The user behind a session cookie, or None when they were removed or deactivated."""
-    user = session.get(m.User, user_id)
-    if user is None or not user.active:
-        return None
-    return principal(user)
+    rows = session.execute(_PRINCIPAL_BY_ID, {"user_id": user_id}).all()
+    return _principal_from_rows(rows)
 
 
 def authenticate(rt: Runtime, username: str, password: str) -> Principal | None:
@@ -107,19 +144,21 @@ def create_token(rt: Runtime, username: str, name: str = "") -> NewToken:
 
 
 def principal_for_token(rt: Runtime, token: str) -> Principal | None:
-    """The user a bearer token stands for; None when unknown, revoked or the user is inactive."""
+    """The user a bearer token stands for; None when unknown, revoked or the user is inactive.
+
+    One statement reads the token, its user and their roles (every API call pays for this);
+    `last_used_at` is written at most every LAST_USED_RESOLUTION."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     with rt.db.sessions() as session:
-        row = session.scalar(select(m.ApiToken).where(m.ApiToken.token_hash == hash_token(token)))
-        if row is None or row.revoked_at is not None:
-            return None
-        found = load_principal(session, row.user_id)
+        rows = session.execute(_PRINCIPAL_BY_TOKEN, {"token_hash": hash_token(token)}).all()
+        found = _principal_from_rows(rows)
         if found is None:
             return None
         now = rt.clock()
-        if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-            row.last_used_at = now
+        last_used = rows[0].last_used_at
+        if last_used is None or now - last_used > LAST_USED_RESOLUTION:
+            session.execute(_TOKEN_USED, {"token_id": rows[0].token_id, "now": now})
             session.commit()
         return found
 

@@ -17,13 +17,14 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, case, exists, func, or_, select, union_all
+from sqlalchemy import and_, bindparam, case, func, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from engine.domain.risk import Severity
 from engine.services.auth import Principal
 from engine.services.runtime import Runtime
+from engine.services.views import not_approved_by
 from engine.store import models as m
 
 SortKey = Literal["due", "severity", "contract", "amount", "stage", "created"]
@@ -97,19 +98,24 @@ class _Scope(BaseModel):
     people: list[tuple[int, str, frozenset[str]]]
 
 
+#: Built once (cache key and compiled form reused): every inbox view runs it.
+_DELEGATORS = (
+    select(m.User.id, m.User.username, m.UserRole.role)
+    .join(m.Delegation, m.Delegation.from_user_id == m.User.id)
+    .outerjoin(m.UserRole, m.UserRole.user_id == m.User.id)
+    .where(
+        m.Delegation.to_user_id == bindparam("who"),
+        m.Delegation.starts_on <= bindparam("today"),
+        m.Delegation.ends_on >= bindparam("today"),
+        m.User.active.is_(True),
+    )
+)
+_DEFINITION_IDS = select(m.WorkflowDefinition.id)
+
+
 def _scope(session: Session, who: Principal, today: dt.date) -> _Scope:
     people: list[tuple[int, str, frozenset[str]]] = [(who.id, "", who.roles)]
-    rows = session.execute(
-        select(m.User.id, m.User.username, m.UserRole.role)
-        .join(m.Delegation, m.Delegation.from_user_id == m.User.id)
-        .outerjoin(m.UserRole, m.UserRole.user_id == m.User.id)
-        .where(
-            m.Delegation.to_user_id == who.id,
-            m.Delegation.starts_on <= today,
-            m.Delegation.ends_on >= today,
-            m.User.active.is_(True),
-        )
-    ).all()
+    rows = session.execute(_DELEGATORS, {"who": who.id, "today": today}).all()
     by_user: dict[int, tuple[str, set[str]]] = {}
     for uid, name, role in rows:
         entry = by_user.setdefault(uid, (name, set()))
@@ -146,10 +152,7 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
     today = now.date()
     with rt.db.sessions() as session:
         scope = _scope(session, who, today)
-        approved_by_me = exists().where(
-            m.Approval.task_id == m.Task.id, m.Approval.user_id == who.id
-        )
-        task_where: list[ColumnElement[bool]] = [~approved_by_me]
+        task_where: list[ColumnElement[bool]] = [not_approved_by([who.id])]
         if q.stage:
             task_where.append(m.Task.stage == q.stage)
         if q.role:
@@ -169,51 +172,42 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
             )
         overdue_clause = and_(m.Task.due_at.is_not(None), m.Task.due_at < now)
 
-        total = _capped_count(session, scope, task_where, contract_where)
-        overdue = _capped_count(session, scope, [*task_where, overdue_clause], contract_where)
         if q.overdue_only:
             task_where.append(overdue_clause)
-            total = overdue
-
-        if q.sort == "due" and not q.descending:
+        columns = _row_columns()
+        by_due = q.sort == "due" and not q.descending
+        rows: list[Any] = []
+        total = overdue = -1
+        if by_due and q.page * q.per_page <= COUNT_CAP + 1:
+            # The default view: the counts and the page come from one walk of the index.
+            rows, total, overdue = _counted_page(
+                session, scope, task_where, contract_where, q, now, columns
+            )
+        if total < 0:  # another order, a page past the cap, or a page past the end
+            total, overdue = _capped_counts(session, scope, task_where, contract_where, now)
+        if by_due and not rows and q.page * q.per_page > COUNT_CAP + 1:
             ids = _page_by_due(session, scope, task_where, contract_where, q)
-            where: list[ColumnElement[bool]] = [m.Task.id.in_(ids)]
-            order: list[Any] = []
-        else:
-            ids = None
-            where = [_mine(scope), *task_where, *contract_where]
-            order = _order(q)
-
-        assignee = m.User.username.label("assignee")
-        statement = (
-            select(
-                m.Task.id,
-                m.Task.stage,
-                m.Task.role,
-                m.Task.due_at,
-                m.Task.assignee_id,
-                m.Task.escalated_at,
-                assignee,
-                m.Contract.code,
-                m.Contract.title,
-                m.Contract.counterparty_name,
-                m.Contract.amount,
-                m.Contract.currency,
-                m.Contract.max_severity,
-            )
-            .join(m.Contract, m.Contract.id == m.Task.contract_id)
-            .outerjoin(m.User, m.User.id == m.Task.assignee_id)
-            .where(*where)
-        )
-        if ids is None:
-            statement = (
-                statement.order_by(*order).limit(q.per_page).offset((q.page - 1) * q.per_page)
-            )
-        rows = list(session.execute(statement).all())
-        if ids is not None:
+            found = session.execute(
+                select(*columns)
+                .join(m.Contract, m.Contract.id == m.Task.contract_id)
+                .outerjoin(m.User, m.User.id == m.Task.assignee_id)
+                .where(m.Task.id.in_(ids))
+            ).all()
             position = {task_id: i for i, task_id in enumerate(ids)}
-            rows.sort(key=lambda r: position[r.id])
-    stages = _stages(rt, scope)
+            rows = sorted(found, key=lambda r: position[r.id])
+        elif not by_due:
+            rows = list(
+                session.execute(
+                    select(*columns)
+                    .join(m.Contract, m.Contract.id == m.Task.contract_id)
+                    .outerjoin(m.User, m.User.id == m.Task.assignee_id)
+                    .where(_mine(scope), *task_where, *contract_where)
+                    .order_by(*_order(q))
+                    .limit(q.per_page)
+                    .offset((q.page - 1) * q.per_page)
+                ).all()
+            )
+        stages = _stages(session, scope)
 
     items = []
     for row in rows:
@@ -271,16 +265,92 @@ def _branches(
     return branches
 
 
-def _capped_count(
+def _row_columns() -> list[Any]:
+    """What an inbox line shows, from the task, its contract and its assignee."""
+    return [
+        m.Task.id,
+        m.Task.stage,
+        m.Task.role,
+        m.Task.due_at,
+        m.Task.assignee_id,
+        m.Task.escalated_at,
+        m.User.username.label("assignee"),
+        m.Contract.code,
+        m.Contract.title,
+        m.Contract.counterparty_name,
+        m.Contract.amount,
+        m.Contract.currency,
+        m.Contract.max_severity,
+    ]
+
+
+def _counted_page(
     session: Session,
     scope: _Scope,
     task_where: list[ColumnElement[bool]],
     contract_where: list[ColumnElement[bool]],
-) -> int:
-    """How many tasks, counting no further than COUNT_CAP + 1 per branch (an inbox says
-    "1000+" rather than walk a hundred thousand rows to print an exact number)."""
+    q: InboxQuery,
+    now: dt.datetime,
+    columns: list[Any],
+) -> tuple[list[Any], int, int]:
+    """The default page (due date, overdue first) with its counts, in one statement.
+
+    The index-ordered branches are read up to COUNT_CAP + 1 tasks each (as
+    `_capped_counts` reads them); window sums over them give the counts, the first
+    `per_page` after the offset are the page, and only those are joined to their contract
+    and assignee. Returns (rows, total, overdue); total is -1 when the page is empty (past
+    the end), where the counts must be read on their own."""
     merged = union_all(*_branches(scope, task_where, contract_where, COUNT_CAP + 1)).subquery()
-    return int(session.scalar(select(func.count()).select_from(merged)) or 0)
+    late = case((and_(merged.c.due_at.is_not(None), merged.c.due_at < now), 1), else_=0)
+    counted = select(
+        merged.c.id,
+        merged.c.due_at,
+        func.count().over().label("total_"),
+        func.sum(late).over().label("overdue_"),
+    ).subquery()
+    due = counted.c.due_at.asc().nulls_last()
+    page = (
+        select(counted)
+        .order_by(due, counted.c.id)
+        .limit(q.per_page)
+        .offset((q.page - 1) * q.per_page)
+        .subquery()
+    )
+    found = session.execute(
+        select(*columns, page.c.total_, page.c.overdue_)
+        .select_from(page)
+        .join(m.Task, m.Task.id == page.c.id)
+        .join(m.Contract, m.Contract.id == m.Task.contract_id)
+        .outerjoin(m.User, m.User.id == m.Task.assignee_id)
+        .order_by(page.c.due_at.asc().nulls_last(), page.c.id)
+    ).all()
+    if not found:
+        return [], -1, -1
+    return list(found), int(found[0].total_), int(found[0].overdue_ or 0)
+
+
+def _capped_counts(
+    session: Session,
+    scope: _Scope,
+    task_where: list[ColumnElement[bool]],
+    contract_where: list[ColumnElement[bool]],
+    now: dt.datetime,
+) -> tuple[int, int]:
+    """How many tasks, and how many of them overdue, counting no further than
+    COUNT_CAP + 1 per branch (an inbox says "1000+" rather than walk a hundred thousand
+    rows to print an exact number).
+
+    One walk gives both: each branch is read in due-date order, so its overdue tasks are
+    the first ones read, and the overdue among its first COUNT_CAP + 1 tasks are exactly
+    its overdue tasks counted up to the same cap."""
+    merged = union_all(*_branches(scope, task_where, contract_where, COUNT_CAP + 1)).subquery()
+    late = and_(merged.c.due_at.is_not(None), merged.c.due_at < now)
+    row = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((late, 1), else_=0)), 0)).select_from(
+            merged
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def _page_by_due(
@@ -326,7 +396,7 @@ def _order(q: InboxQuery) -> list[Any]:
 _STAGE_ROLES: dict[int, dict[str, frozenset[str]]] = {}
 
 
-def _stages(rt: Runtime, scope: _Scope) -> list[str]:
+def _stages(session: Session, scope: _Scope) -> list[str]:
     """Stages where the people in scope can have tasks, from the stored workflows (no scan
     of the tasks table: this feeds a filter menu). Stored versions never change, so their
     stage -> roles maps are kept per process."""
@@ -334,16 +404,13 @@ def _stages(rt: Runtime, scope: _Scope) -> list[str]:
 
     roles = {r for _, _, rs in scope.people for r in rs}
     found: set[str] = set()
-    with rt.db.sessions() as session:
-        for definition_id in session.scalars(select(m.WorkflowDefinition.id)):
-            stage_roles = _STAGE_ROLES.get(definition_id)
-            if stage_roles is None:
-                spec = spec_for(session, definition_id)
-                stage_roles = {
-                    st.id: frozenset(t.role.value for t in st.tasks) for st in spec.stages
-                }
-                _STAGE_ROLES[definition_id] = stage_roles
-            found.update(stage for stage, needs in stage_roles.items() if needs & roles)
+    for definition_id in session.scalars(_DEFINITION_IDS):
+        stage_roles = _STAGE_ROLES.get(definition_id)
+        if stage_roles is None:
+            spec = spec_for(session, definition_id)
+            stage_roles = {st.id: frozenset(t.role.value for t in st.tasks) for st in spec.stages}
+            _STAGE_ROLES[definition_id] = stage_roles
+        found.update(stage for stage, needs in stage_roles.items() if needs & roles)
     return sorted(found)
 
 

@@ -11,8 +11,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Executable, Row, Select, and_, bindparam, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Row,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from engine.domain.contract import Contract
 from engine.domain.risk import Flag, Severity
@@ -427,33 +440,107 @@ def active_delegators(session: Session, user_id: int, today: dt.date) -> list[m.
     )
 
 
-def list_tasks(rt: Runtime, username: str | None, all_tasks: bool = False) -> list[TaskView]:
+def not_approved_by(user_ids: list[int], *, by_part: bool = False) -> ColumnElement[bool]:
+    """Open tasks on which not every one of `user_ids` has approved yet.
+
+    An approval is matched by who gave it, or with `by_part` by whose part it is (the
+    delegator, when given on their behalf), as `contractflow tasks` counts them.
+
+    Only a task needing more than one approval can be open and carry an approval (the one
+    approval a single-approval task needs closes it), so the probe runs only for those:
+    without that, a page of a reviewer with 50,000 open tasks probed `approvals` once per
+    task walked. The probe is a correlated scalar subquery inside CASE so that PostgreSQL
+    looks each such task up in `uq_approvals_task_user` instead of hashing every approval
+    the user ever gave (how it may plan a NOT EXISTS here)."""
+    approver: ColumnElement[int] | InstrumentedAttribute[int] = (
+        func.coalesce(m.Approval.on_behalf_of_id, m.Approval.user_id)
+        if by_part
+        else m.Approval.user_id
+    )
+    missing = [
+        select(literal(1))
+        .where(m.Approval.task_id == m.Task.id, approver == uid)
+        .limit(1)
+        .scalar_subquery()
+        .is_(None)
+        for uid in user_ids
+    ]
+    return case((m.Task.approvals_required > 1, or_(*missing)), else_=true())
+
+
+#: `contractflow tasks` and `GET /api/tasks` show this many tasks unless told otherwise.
+TASKS_PAGE = 100
+#: The most tasks one page may hold.
+TASKS_PAGE_MAX = 1000
+
+
+def list_tasks(
+    rt: Runtime,
+    username: str | None,
+    all_tasks: bool = False,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[TaskView]:
     """Open tasks the user may act on (own roles, assignments, delegations); overdue first.
 
     With `all_tasks`, every open task. A task the user (or the colleague they stand in for)
-    has already approved is left out: their part is done.
+    has already approved is left out: their part is done. Order: due date (so the overdue
+    come first; no due date last), then task id.
+
+    `limit`/`offset` page through them (None: all). A page is found in the database, not by
+    loading every task: each group of tasks (unassigned tasks of one role; tasks assigned
+    to the people in scope) is read in due-date order from its index up to
+    `offset + limit` rows and the groups are merged, so a page costs about the same with a
+    hundred or fifty thousand open tasks.
     """
     from engine.services.users import get_user
 
     now = rt.clock()
     with rt.db.reads() as session:
-        query = (
-            select(m.Task)
-            .join(m.Contract, m.Contract.id == m.Task.contract_id)
-            .where(m.Task.status == "open")
-        )
+        # Every task's role is a row of `roles` (a foreign key), so one group per role
+        # covers every open task, each read from the (role, due date) index in order.
+        branches: list[list[ColumnElement[bool]]] = [
+            [m.Task.role == r] for r in session.scalars(select(m.Role.name).order_by(m.Role.name))
+        ]
+        hide: list[ColumnElement[bool]] = []
         principals: list[m.User] = []
         if not all_tasks:
             if username is None:
                 raise NotFound("no acting user")
             user = get_user(session, username)
             principals = [user, *active_delegators(session, user.id, rt.today())]
-            conditions = []
-            for p in principals:
-                conditions.append(and_(m.Task.assignee_id.is_(None), m.Task.role.in_(p.role_names)))
-                conditions.append(m.Task.assignee_id == p.id)
-            query = query.where(or_(*conditions))
-        tasks = list(session.scalars(query))
+            roles = sorted({r for p in principals for r in p.role_names})
+            # Disjoint groups: unassigned tasks of each role, and tasks assigned to one of us.
+            branches = [[m.Task.assignee_id.is_(None), m.Task.role == r] for r in roles]
+            branches.append([m.Task.assignee_id.in_([p.id for p in principals])])
+            # Left out when every one of us has already approved it (an approval counts
+            # for the person whose part it is: the delegator, when made on their behalf).
+            hide.append(not_approved_by([p.id for p in principals], by_part=True))
+        due = m.Task.due_at.asc().nulls_last()
+
+        def group(where: list[ColumnElement[bool]], rows: int | None) -> Any:
+            query = select(m.Task.id, m.Task.due_at).where(m.Task.status == "open", *where, *hide)
+            query = query.order_by(due, m.Task.id)
+            return query if rows is None else query.limit(rows)
+
+        need = None if limit is None else offset + limit
+        merged = union_all(*(group(w, need).subquery().select() for w in branches)).subquery()
+        page = select(merged.c.id, merged.c.due_at).order_by(
+            merged.c.due_at.asc().nulls_last(), merged.c.id
+        )
+        if limit is not None:
+            page = page.limit(limit)
+        if offset:
+            page = page.offset(offset)
+        chosen = page.subquery()
+        tasks = list(
+            session.scalars(
+                select(m.Task)
+                .join(chosen, chosen.c.id == m.Task.id)
+                .order_by(chosen.c.due_at.asc().nulls_last(), chosen.c.id)
+            )
+        )
         codes = {
             cid: (code, title)
             for cid, code, title in session.execute(
@@ -462,10 +549,4 @@ def list_tasks(rt: Runtime, username: str | None, all_tasks: bool = False) -> li
                 )
             )
         }
-        views = task_views(session, tasks, codes, now)
-        if principals:
-            mine = {p.username for p in principals}
-            views = [v for v in views if any(p not in v.approved_by for p in mine)]
-        far = dt.datetime.max.replace(tzinfo=dt.UTC)
-        views.sort(key=lambda v: (not v.overdue, v.due or far, v.id))
-        return views
+        return task_views(session, tasks, codes, now)

@@ -346,11 +346,16 @@ class Task(Base):
         CheckConstraint(_in("status", TASK_STATUSES), name="status"),
         CheckConstraint("approvals_required > 0", name="approvals_positive"),
         Index("ix_tasks_contract", "contract_id"),
+        # An inbox reads open tasks of a role in (due date, id) order and stops after a
+        # page: with `id` in the key that order comes from the index alone (many tasks
+        # share a due date), and the included columns let a capped count skip the table.
         Index(
             "ix_tasks_open_role_due",
             "role",
             "due_at",
+            "id",
             postgresql_where=text("status = 'open'"),
+            postgresql_include=["assignee_id", "approvals_required"],
             sqlite_where=text("status = 'open'"),
         ),
         Index("ix_tasks_assignee", "assignee_id"),

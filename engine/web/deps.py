@@ -32,7 +32,9 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency in the thread pool, a thread
+    # hop on every request for what is an attribute read.
     rt: Runtime = request.app.state.rt
     return rt
 

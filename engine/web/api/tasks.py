@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.domain.risk import Severity
-from engine.domain.views import ContractView, TaskView
+from engine.domain.views import ActOutcome, TaskView
 from engine.services import access, lifecycle
 from engine.services.inbox import BulkOutcome, InboxPage, InboxQuery, SortKey, bulk_approve, inbox
 from engine.services.portfolio import task_contract_code
-from engine.services.views import list_tasks
+from engine.services.views import TASKS_PAGE, TASKS_PAGE_MAX, list_tasks
 from engine.web.api.params import Name, TaskId
 from engine.web.deps import ApiUser, RuntimeDep
 
@@ -42,12 +42,22 @@ class BulkApproveRequest(BaseModel):
 def tasks(
     rt: RuntimeDep,
     user: ApiUser,
+    response: Response,
     all_: Annotated[bool, Query(alias="all", description="every open task")] = False,
+    limit: Annotated[
+        int, Query(ge=1, le=TASKS_PAGE_MAX, description="tasks per page")
+    ] = TASKS_PAGE,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="tasks to skip")] = 0,
 ) -> list[TaskView]:
-    """Open tasks you may act on, overdue first (as `contractflow tasks`)."""
+    """Open tasks you may act on, overdue first (as `contractflow tasks`), one page at a time.
+
+    When there may be more, the `X-Next-Offset` header gives the `offset` of the next page."""
     if all_:
         access.require_all_tasks(user)
-    return list_tasks(rt, user.username, all_tasks=all_)
+    found = list_tasks(rt, user.username, all_tasks=all_, limit=limit + 1, offset=offset)
+    if len(found) > limit:
+        response.headers["X-Next-Offset"] = str(offset + limit)
+    return found[:limit]
 
 
 @router.get("/inbox", response_model=InboxPage)
@@ -79,11 +89,16 @@ def inbox_page(
     return inbox(rt, user, query)
 
 
-@router.post("/tasks/{task_id}/act", response_model=ContractView)
-def act(rt: RuntimeDep, user: ApiUser, task_id: TaskId, body: ActRequest) -> ContractView:
-    """Approve, reject or request changes (reject and request_changes need a comment)."""
+@router.post("/tasks/{task_id}/act", response_model=ActOutcome)
+def act(rt: RuntimeDep, user: ApiUser, task_id: TaskId, body: ActRequest) -> ActOutcome:
+    """Approve, reject or request changes (reject and request_changes need a comment).
+
+    Answers what the action did (the contract, the task's new status, the stage before and
+    after); `GET /api/contracts/{id}` shows the whole contract. The same checks as
+    `contractflow act` run in the same transaction (role, assignment, delegation, no
+    self-approval)."""
     task_contract_code(rt, user, task_id)
-    return lifecycle.act(
+    return lifecycle.decide(
         rt, task_id, body.action, user.username, body.comment, on_behalf_of=body.on_behalf_of
     )
 

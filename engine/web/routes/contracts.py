@@ -49,11 +49,13 @@ def act_page(
 ) -> Response:
     code = task_contract_code(rt, user, task_id)
     try:
-        view = lifecycle.act(rt, task_id, action, user.username, comment or None)
+        # `decide`, not `act`: the page redirects, so the contract view `act` builds would
+        # be thrown away; the contract page reads it fresh.
+        done = lifecycle.decide(rt, task_id, action, user.username, comment or None)
     except (Conflict, Forbidden, InvalidInput) as exc:
         flash(request, "Not done: " + " ".join(exc.lines()))
         return RedirectResponse(contract_url(code), status_code=303)
-    flash(request, f"{VERBS.get(action, action)} {view.id}: now in stage {view.stage}.")
+    flash(request, f"{VERBS.get(action, action)} {done.contract}: now in stage {done.stage}.")
     return RedirectResponse(contract_url(code), status_code=303)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from engine.services import lifecycle
 from engine.services.auth import Principal, load_principal
 from engine.services.demo_data import load_demo_contracts
@@ -56,3 +58,102 @@ def test_overdue_tasks_come_first_and_pages_do_not_overlap(
     assert only_overdue.total == 4 and all(i.overdue for i in only_overdue.items)
     found = inbox(web_rt, lena, InboxQuery(search="sc-x-4"))
     assert [i.contract for i in found.items] == ["SC-X-4"]
+
+
+def test_the_task_list_pages_in_due_order_without_gaps_or_overlaps(
+    web_rt: Runtime, clock: FrozenClock
+) -> None:
+    for day in range(7):
+        data = (EXAMPLES / "SC-2026-0060.json").read_text().replace("SC-2026-0060", f"SC-P-{day}")
+        path = web_rt.settings.data_dir / f"p{day}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data)
+        lifecycle.submit(web_rt, path, "alice")
+        clock.now -= dt.timedelta(days=1)  # each later contract is due a day earlier
+    whole = list_tasks(web_rt, "lena")
+    assert len(whole) == 7
+    assert [t.due for t in whole] == sorted(t.due for t in whole if t.due is not None)
+    assert whole[0].contract == "SC-P-6"  # the earliest due first
+    pages = [list_tasks(web_rt, "lena", limit=3, offset=n) for n in (0, 3, 6)]
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [t.id for p in pages for t in p] == [t.id for t in whole]
+    assert list_tasks(web_rt, "lena", limit=3, offset=7) == []
+    everyone = list_tasks(web_rt, None, all_tasks=True, limit=2)
+    assert [t.id for t in everyone] == [t.id for t in list_tasks(web_rt, None, all_tasks=True)][:2]
+
+
+BOARD = """workflow: board
+version: 1
+stages:
+  - id: drafting
+    actions: {submit: signing}
+  - id: signing
+    tasks: [{role: signer, approvals: all}]
+    actions: {approve: done, reject: drafting}
+  - id: done
+    final: true
+"""
+
+
+def test_a_task_i_approved_leaves_my_list_but_stays_while_i_stand_in_for_a_colleague(
+    web_rt: Runtime,
+) -> None:
+    from engine.services.users import add_user
+    from engine.services.workflows import load_files
+
+    add_user(web_rt, "sue", ["signer"], email="sue@example.com")
+    path = web_rt.settings.data_dir / "board.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(BOARD)
+    load_files(web_rt, [path])
+    lifecycle.submit(web_rt, EXAMPLES / "SC-2026-0042.yaml", "alice", workflow="board")
+    [task] = list_tasks(web_rt, "sam", limit=10)
+    assert task.approvals_required == 2
+    lifecycle.act(web_rt, task.id, "approve", "sam")
+    assert list_tasks(web_rt, "sam", limit=10) == []  # his part is done
+    assert [t.id for t in list_tasks(web_rt, "sue", limit=10)] == [task.id]
+    lifecycle.delegate(web_rt, "sue", "sam", web_rt.today(), web_rt.today())
+    assert [t.id for t in list_tasks(web_rt, "sam", limit=10)] == [task.id]  # sue's part
+
+
+def test_the_inbox_drops_a_two_approval_task_once_i_approved_and_keeps_it_for_others(
+    web_rt: Runtime,
+) -> None:
+    from engine.services.users import add_user
+    from engine.services.workflows import load_files
+
+    add_user(web_rt, "sue", ["signer"], email="sue@example.com")
+    path = web_rt.settings.data_dir / "board.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(BOARD)
+    load_files(web_rt, [path])
+    lifecycle.submit(web_rt, EXAMPLES / "SC-2026-0042.yaml", "alice", workflow="board")
+    [item] = inbox(web_rt, who(web_rt, "sam")).items
+    lifecycle.act(web_rt, item.task, "approve", "sam")
+    mine = inbox(web_rt, who(web_rt, "sam"))
+    assert (mine.items, mine.total) == ([], 0)
+    assert [i.task for i in inbox(web_rt, who(web_rt, "sue")).items] == [item.task]
+
+
+def test_counts_stop_past_the_cap_and_still_count_the_overdue_first(
+    web_rt: Runtime, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.services.inbox as inbox_module
+
+    for day in range(7):
+        data = (EXAMPLES / "SC-2026-0060.json").read_text().replace("SC-2026-0060", f"SC-C-{day}")
+        path = web_rt.settings.data_dir / f"cap{day}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data)
+        lifecycle.submit(web_rt, path, "alice")
+        clock.now += dt.timedelta(days=1)
+    lena = who(web_rt, "lena")
+    exact = inbox(web_rt, lena)
+    assert (exact.total, exact.overdue, exact.more) == (7, 4, False)
+    monkeypatch.setattr(inbox_module, "COUNT_CAP", 4)
+    capped = inbox(web_rt, lena)
+    assert (capped.total, capped.overdue, capped.more) == (5, 4, True)
+    monkeypatch.setattr(inbox_module, "COUNT_CAP", 2)
+    capped = inbox(web_rt, lena)
+    assert (capped.total, capped.overdue, capped.more) == (3, 3, True)
+    assert [i.task for i in capped.items] == [i.task for i in exact.items]  # the page is whole

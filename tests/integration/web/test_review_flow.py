@@ -38,6 +38,29 @@ def test_a_submitted_contract_appears_in_the_reviewers_inbox_and_moves_on_approv
     assert client.get("/api/inbox", headers=lena).json()["items"] == []
 
 
+def test_an_api_decision_answers_what_it_did_and_is_in_the_contracts_history(
+    client: TestClient, web_rt: Runtime
+) -> None:
+    upload(client, bearer(web_rt, "alice"))
+    lena = bearer(web_rt, "lena")
+    task = client.get("/api/tasks", headers=lena).json()[0]["id"]
+    body = {"action": "request_changes", "comment": "add a liability cap"}
+    response = client.post(f"/api/tasks/{task}/act", json=body, headers=lena)
+    assert response.status_code == 200
+    assert response.json() == {
+        "contract": "SC-2026-0042",
+        "task": task,
+        "action": "request_changes",
+        "task_status": "changes_requested",
+        "from_stage": "legal_review",
+        "stage": "drafting",
+        "status": "active",
+    }
+    shown = client.get("/api/contracts/SC-2026-0042", headers=lena).json()
+    assert shown["stage"] == "drafting"
+    assert any(h["comment"] == "add a liability cap" for h in shown["history"])
+
+
 def test_acting_twice_on_a_task_is_a_conflict(client: TestClient, web_rt: Runtime) -> None:
     upload(client, bearer(web_rt, "alice"))
     lena = bearer(web_rt, "lena")

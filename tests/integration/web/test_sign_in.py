@@ -156,3 +156,37 @@ def test_a_database_outage_answers_503_without_a_traceback(tmp_path: Path) -> No
     assert response.status_code == 503
     assert response.json()["error"] == "the database is not available; try again"
     down.close()
+
+
+def test_every_response_carries_the_security_headers_and_pages_their_csp(
+    client: TestClient,
+) -> None:
+    page = client.get("/login")
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    api = client.get("/api/me")
+    assert api.status_code == 401 and api.headers["X-Content-Type-Options"] == "nosniff"
+    assert api.headers["Referrer-Policy"] == "same-origin"
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "Content-Security-Policy" not in docs.headers
+
+
+def test_a_tokens_last_use_is_recorded_at_most_every_few_minutes(web_rt: Runtime) -> None:
+    import datetime as dt
+
+    from engine.services.auth import LAST_USED_RESOLUTION, list_tokens, principal_for_token
+
+    made = create_token(web_rt, "lena", "script")
+    start = web_rt.clock()
+    found = principal_for_token(web_rt, made.token)
+    assert found is not None and found.username == "lena" and "legal" in found.roles
+    [first] = [t for t in list_tokens(web_rt, "lena") if t.id == made.id]
+    assert first.last_used_at is not None and abs(first.last_used_at - start) < dt.timedelta(
+        minutes=1
+    )
+    principal_for_token(web_rt, made.token)  # soon after: not written again
+    [again] = [t for t in list_tokens(web_rt, "lena") if t.id == made.id]
+    assert again.last_used_at == first.last_used_at
+    assert dt.timedelta(minutes=1) <= LAST_USED_RESOLUTION
+    assert principal_for_token(web_rt, made.token + "x") is None

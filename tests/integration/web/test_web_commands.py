@@ -46,3 +46,34 @@ def test_serve_refuses_a_port_in_use(web_rt: Runtime, db_url: str) -> None:
         result = run_cli("serve", "--port", str(port), "--no-scheduler", db_url=db_url)
     assert result.code == 2
     assert "already in use" in result.stderr
+
+
+def test_the_task_list_pages_on_the_api_and_the_command_line(
+    web_rt: Runtime, client: TestClient, db_url: str
+) -> None:
+    from engine.services.demo_data import load_demo_contracts
+    from engine.services.views import TASKS_PAGE, list_tasks
+    from tests.integration.web.support import bearer
+    from tests.support import EXAMPLES
+
+    load_demo_contracts(web_rt, EXAMPLES)
+    whole = [t.id for t in list_tasks(web_rt, None, all_tasks=True)]
+    assert len(whole) >= 2
+    maria = bearer(web_rt, "maria")
+    first = client.get("/api/tasks?all=true&limit=1", headers=maria)
+    assert [t["id"] for t in first.json()] == whole[:1]
+    assert first.headers["X-Next-Offset"] == "1"
+    rest = client.get("/api/tasks?all=true&limit=1000&offset=1", headers=maria)
+    assert [t["id"] for t in rest.json()] == whole[1:]
+    assert "X-Next-Offset" not in rest.headers
+    assert client.get("/api/tasks?limit=0", headers=maria).status_code == 422
+    assert client.get("/api/tasks?limit=1001", headers=maria).status_code == 422
+
+    paged = run_cli("tasks", "--all", "--limit", "1", "--format", "json", db_url=db_url)
+    assert paged.code == 0, paged.stderr
+    assert [t["id"] for t in paged.json] == whole[:1]  # still SPEC's JSON list
+    assert "--offset 1" in paged.stderr
+    bad = run_cli("tasks", "--all", "--limit", "0", db_url=db_url)
+    assert bad.code == 2 and "Traceback" not in bad.stderr
+    helped = run_cli("tasks", "--help", db_url=db_url)
+    assert f"default: {TASKS_PAGE}" in helped.stdout.replace("[", "").replace("]", "")

@@ -368,9 +368,10 @@ def upgrade() -> None:
         batch_op.create_index("ix_tasks_contract", ["contract_id"], unique=False)
         batch_op.create_index(
             "ix_tasks_open_role_due",
-            ["role", "due_at"],
+            ["role", "due_at", "id"],
             unique=False,
             postgresql_where=sa.text("status = 'open'"),
+            postgresql_include=["assignee_id", "approvals_required"],
             sqlite_where=sa.text("status = 'open'"),
         )
 
