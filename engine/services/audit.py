@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -74,20 +74,47 @@ def event_hash(
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+class EventDetails(TypedDict, total=False):
+    """What an event may record besides its contract, action and time (all optional)."""
+
+    actor_id: int | None
+    on_behalf_of_id: int | None
+    task_id: int | None
+    from_stage: str | None
+    to_stage: str | None
+    revision: int | None
+    comment: str | None
+    details: dict[str, Any] | None
+
+
+def _chained(
+    contract_id: int, seq: int, prev: str, action: str, at: dt.datetime, event: EventDetails
+) -> dict[str, Any]:
+    """One `audit_events` row's values, hashed onto `prev` (the previous event's hash)."""
+    fields: dict[str, Any] = {
+        "contract_id": contract_id,
+        "seq": seq,
+        "at": at,
+        "action": action,
+        "actor_id": event.get("actor_id"),
+        "on_behalf_of_id": event.get("on_behalf_of_id"),
+        "task_id": event.get("task_id"),
+        "from_stage": event.get("from_stage"),
+        "to_stage": event.get("to_stage"),
+        "revision": event.get("revision"),
+        "comment": event.get("comment"),
+        "details": json.loads(json.dumps(event.get("details") or {}, default=str)),
+    }
+    return {**fields, "prev_hash": prev, "hash": event_hash(prev_hash=prev, **fields)}
+
+
 def append(
     session: Session,
     contract_id: int,
     action: str,
     *,
     at: dt.datetime,
-    actor_id: int | None = None,
-    on_behalf_of_id: int | None = None,
-    task_id: int | None = None,
-    from_stage: str | None = None,
-    to_stage: str | None = None,
-    revision: int | None = None,
-    comment: str | None = None,
-    details: dict[str, Any] | None = None,
+    **event: Unpack[EventDetails],
 ) -> m.AuditEvent:
     """Add the contract's next event. Callers hold the contract row (its version bump
     serialises writers), so reading the last event here is safe."""
@@ -98,30 +125,16 @@ def append(
         .limit(1)
     ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    fields: dict[str, Any] = {
-        "contract_id": contract_id,
-        "seq": seq,
-        "at": at,
-        "action": action,
-        "actor_id": actor_id,
-        "on_behalf_of_id": on_behalf_of_id,
-        "task_id": task_id,
-        "from_stage": from_stage,
-        "to_stage": to_stage,
-        "revision": revision,
-        "comment": comment,
-        "details": json.loads(json.dumps(details or {}, default=str)),
-    }
-    event = m.AuditEvent(**fields, prev_hash=prev, hash=event_hash(prev_hash=prev, **fields))
-    session.add(event)
+    row = m.AuditEvent(**_chained(contract_id, seq, prev, action, at, event))
+    session.add(row)
     # Record the chain's head on the contract (its row is already locked by the caller).
     session.execute(
         update(m.Contract)
         .where(m.Contract.id == contract_id)
-        .values(audit_seq=seq, audit_head=event.hash)
+        .values(audit_seq=seq, audit_head=row.hash)
         .execution_options(synchronize_session=False)
     )
-    return event
+    return row
 
 
 def next_event(
@@ -129,14 +142,7 @@ def next_event(
     action: str,
     *,
     at: dt.datetime,
-    actor_id: int | None = None,
-    on_behalf_of_id: int | None = None,
-    task_id: int | None = None,
-    from_stage: str | None = None,
-    to_stage: str | None = None,
-    revision: int | None = None,
-    comment: str | None = None,
-    details: dict[str, Any] | None = None,
+    **event: Unpack[EventDetails],
 ) -> dict[str, Any]:
     """The contract's next event as the values of one `audit_events` row, chained onto the
     head the contract row records (`audit_seq`, `audit_head`), which it moves forward.
@@ -147,26 +153,12 @@ def next_event(
     that raced past would have bumped the row's version (the UPDATE then fails) and would
     collide on `uq_audit_events_contract_seq`: either way one of the two is refused.
     """
-    seq = (row.audit_seq or 0) + 1
-    prev = row.audit_head or GENESIS
-    fields: dict[str, Any] = {
-        "contract_id": row.id,
-        "seq": seq,
-        "at": at,
-        "action": action,
-        "actor_id": actor_id,
-        "on_behalf_of_id": on_behalf_of_id,
-        "task_id": task_id,
-        "from_stage": from_stage,
-        "to_stage": to_stage,
-        "revision": revision,
-        "comment": comment,
-        "details": json.loads(json.dumps(details or {}, default=str)),
-    }
-    digest = event_hash(prev_hash=prev, **fields)
-    row.audit_seq = seq
-    row.audit_head = digest
-    return {**fields, "prev_hash": prev, "hash": digest}
+    values = _chained(
+        row.id, (row.audit_seq or 0) + 1, row.audit_head or GENESIS, action, at, event
+    )
+    row.audit_seq = values["seq"]
+    row.audit_head = values["hash"]
+    return values
 
 
 def insert_events(session: Session, events: list[dict[str, Any]]) -> None:
