@@ -18,10 +18,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench import dataset
 from bench.report import machine
 
 SIZES = (1_000, 10_000, 100_000)
-PG_ADMIN_URL = os.environ.get("CONTRACTFLOW_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _hwm_kib(pid: int | str = "self") -> int:
@@ -204,66 +204,35 @@ def _seed_postgres(url: str, n: int) -> None:
     db.dispose()
 
 
-def _admin() -> Any:
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    from engine.store.db import normalise_url
-
-    base = make_url(normalise_url(PG_ADMIN_URL))
-    return base, create_engine(base, isolation_level="AUTOCOMMIT")
-
-
-def _drop(admin: Any, name: str) -> None:
-    from sqlalchemy import text
-
-    with admin.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = :n AND pid <> pg_backend_pid()"
-            ),
-            {"n": name},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-
-
 def scenario_seed(n: int, name: str) -> dict[str, Any]:
     """A migrated database `name` holding `n` stored contracts (the template every rescore
     scenario clones, so each backend starts from the same, freshly seeded data)."""
-    from sqlalchemy import text
-
     from engine.store import migrate
     from engine.store.db import Database
 
-    base, admin = _admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
+    with dataset._admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = dataset._pg_url(name)
     db = Database(url)
     migrate.upgrade(db)
     db.dispose()
     start = time.perf_counter()
     _seed_postgres(url, n)
-    admin.dispose()
     return {"seed_seconds": time.perf_counter() - start}
 
 
 def scenario_rescore(template: str, workers: int, backend: str = "durable") -> dict[str, Any]:
     """Two `rescore` passes over a fresh copy of the seeded template: the first writes every
     contract's flags, the second (same day) finds nothing changed."""
-    from sqlalchemy import text
-
     from bench.risk_data import AS_OF
     from engine.services.rescore import rescore
     from engine.services.runtime import Runtime
     from engine.settings import Settings
 
-    base, admin = _admin()
     name = f"cf_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
+    with dataset._admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    url = dataset._pg_url(name)
     try:
         rt = Runtime(Settings(database_url=url, risk_backend=backend, risk_workers=workers))
         _ = rt.evaluator  # load the rule set and start the evaluator outside the timing
@@ -279,8 +248,7 @@ def scenario_rescore(template: str, workers: int, backend: str = "durable") -> d
             "peak_mib": _hwm_kib() / 1024,
         }
     finally:
-        _drop(admin, name)
-        admin.dispose()
+        dataset._pg_drop(name)
 
 
 def _sub(*args: str, root: Path | None = None) -> dict[str, Any]:
@@ -398,9 +366,7 @@ def run(sizes: tuple[int, ...] | None = None, leak_total: int | None = None) -> 
             f"{seeded['seed_seconds']:.1f} s, once: every row above starts from a copy of "
             f"that database. Peak memory of a rescoring process {peak:.0f} MiB.)",
         ]
-        _base, admin = _admin()
-        _drop(admin, template)
-        admin.dispose()
+        dataset._pg_drop(template)
     leak = _sub("leak", str(leak_total))
     lines += ["", "Memory of one durable_rules worker (sid per contract, deleted after each):"]
     if "error" in leak:

@@ -10,20 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from engine.services.runtime import Runtime
 from engine.settings import Settings
 from engine.store import migrate
-from engine.store.db import Database, normalise_url
+from engine.store.db import Database
 from engine.store.models import Base
-from tests.support import FrozenClock
+from tests.support import FrozenClock, fresh_pg_database
 
 PG_URL = os.environ.get("CONTRACTFLOW_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -35,28 +32,12 @@ def pg_database() -> Iterator[str | None]:
     if not PG_URL:
         yield None
         return
-    base = make_url(normalise_url(PG_URL))
-    name = f"cf_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    db = Database(url)
-    migrate.upgrade(db)
-    db.dispose()
-    try:
+    with fresh_pg_database(PG_URL, "cf_test_") as created:
+        url = created.render_as_string(hide_password=False)
+        db = Database(url)
+        migrate.upgrade(db)
+        db.dispose()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import URL, create_engine, text
+from sqlalchemy.engine import make_url
+
 from engine.settings import PROJECT_ROOT
+from engine.store.db import normalise_url
 
 EXAMPLES = PROJECT_ROOT / "examples"
 DATA = Path(__file__).parent / "data"
@@ -19,3 +26,21 @@ class FrozenClock:
 
     def __call__(self) -> dt.datetime:
         return self.now
+
+
+@contextmanager
+def fresh_pg_database(server_url: str, prefix: str) -> Iterator[URL]:
+    """A new, empty PostgreSQL database named `prefix` + a random suffix on the server of
+    `server_url`; dropped afterwards, its sessions ended first (a test's leftover
+    connection must not keep it alive)."""
+    base = make_url(normalise_url(server_url))
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

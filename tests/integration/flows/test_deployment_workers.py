@@ -9,19 +9,17 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from engine.settings import Settings
-from engine.store.db import Database, normalise_url
+from engine.store.db import Database
 from tests.integration.alerts.support import SmtpServer, add_contract, add_user
+from tests.support import fresh_pg_database
 
 PG_URL = os.environ.get("CONTRACTFLOW_TEST_DATABASE_URL")
 
@@ -31,28 +29,8 @@ def prefect_pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for Prefect's own tables (asyncpg driver)."""
     if not PG_URL:
         pytest.skip("CONTRACTFLOW_TEST_DATABASE_URL is not set")
-    base = make_url(normalise_url(PG_URL))
-    name = f"cf_prefect_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield (
-            base.set(drivername="postgresql+asyncpg", database=name).render_as_string(
-                hide_password=False
-            )
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with fresh_pg_database(PG_URL, "cf_prefect_") as created:
+        yield created.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
 def wait_for(predicate: Any, timeout: float, what: str) -> Any:
