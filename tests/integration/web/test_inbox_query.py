@@ -95,9 +95,9 @@ stages:
 """
 
 
-def test_a_task_i_approved_leaves_my_list_but_stays_while_i_stand_in_for_a_colleague(
-    web_rt: Runtime,
-) -> None:
+@pytest.fixture
+def board(web_rt: Runtime) -> Runtime:
+    """SC-2026-0042 waiting on a signing stage that needs every signer (sam and sue)."""
     from engine.services.users import add_user
     from engine.services.workflows import load_files
 
@@ -107,6 +107,13 @@ def test_a_task_i_approved_leaves_my_list_but_stays_while_i_stand_in_for_a_colle
     path.write_text(BOARD)
     load_files(web_rt, [path])
     lifecycle.submit(web_rt, EXAMPLES / "SC-2026-0042.yaml", "alice", workflow="board")
+    return web_rt
+
+
+def test_a_task_i_approved_leaves_my_list_but_stays_while_i_stand_in_for_a_colleague(
+    board: Runtime,
+) -> None:
+    web_rt = board
     [task] = list_tasks(web_rt, "sam", limit=10)
     assert task.approvals_required == 2
     lifecycle.act(web_rt, task.id, "approve", "sam")
@@ -117,17 +124,9 @@ def test_a_task_i_approved_leaves_my_list_but_stays_while_i_stand_in_for_a_colle
 
 
 def test_the_inbox_drops_a_two_approval_task_once_i_approved_and_keeps_it_for_others(
-    web_rt: Runtime,
+    board: Runtime,
 ) -> None:
-    from engine.services.users import add_user
-    from engine.services.workflows import load_files
-
-    add_user(web_rt, "sue", ["signer"], email="sue@example.com")
-    path = web_rt.settings.data_dir / "board.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(BOARD)
-    load_files(web_rt, [path])
-    lifecycle.submit(web_rt, EXAMPLES / "SC-2026-0042.yaml", "alice", workflow="board")
+    web_rt = board
     [item] = inbox(web_rt, who(web_rt, "sam")).items
     lifecycle.act(web_rt, item.task, "approve", "sam")
     mine = inbox(web_rt, who(web_rt, "sam"))
