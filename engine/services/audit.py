@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.domain.views import AuditReport
@@ -242,14 +242,3 @@ def verify(rt: Runtime, code: str | None = None) -> AuditReport:
         return AuditReport(
             verified=not problems, contracts=len(contracts), events=total, problems=problems
         )
-
-
-def event_count(session: Session, contract_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(m.AuditEvent)
-            .where(m.AuditEvent.contract_id == contract_id)
-        )
-        or 0
-    )

@@ -148,12 +148,6 @@ def latest_definition_id(session: Session, name: str) -> int:
     return found
 
 
-def latest_definition(session: Session, name: str) -> m.WorkflowDefinition:
-    row = session.get(m.WorkflowDefinition, latest_definition_id(session, name))
-    assert row is not None
-    return row
-
-
 def list_workflows(rt: Runtime) -> list[WorkflowView]:
     """Every stored version with how many contracts run on it (one grouped query)."""
     with rt.db.reads() as session:
