@@ -92,7 +92,7 @@ def _may_act(
 
 def contract_page(rt: Runtime, who: Principal, code: str) -> ContractPage:
     today = rt.today()
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         row = access.contract_row(session, who, code, today)
         view = contract_view(session, rt, row)
         spec = spec_for(session, row.workflow_id)

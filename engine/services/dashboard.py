@@ -67,7 +67,7 @@ FLAG_SEVERITIES = [s.value for s in Severity if s is not Severity.NONE]
 def dashboard(rt: Runtime) -> Dashboard:
     today = rt.today()
     now = rt.clock()
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         stages = session.execute(
             select(m.Contract.stage, func.count())
             .where(m.Contract.status == "active")

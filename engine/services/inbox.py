@@ -150,7 +150,7 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
     q = query or InboxQuery()
     now = rt.clock()
     today = now.date()
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         scope = _scope(session, who, today)
         task_where: list[ColumnElement[bool]] = [not_approved_by([who.id])]
         if q.stage:
@@ -451,7 +451,7 @@ def bulk_approve(
     from engine.services.lifecycle import act
 
     ids = list(dict.fromkeys(task_ids))[:MAX_PER_PAGE]
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         severities = dict(
             session.execute(
                 select(m.Task.id, m.Contract.max_severity)

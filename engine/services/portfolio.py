@@ -25,7 +25,7 @@ def visible_contract_list(
     offset: int = 0,
 ) -> list[ContractSummary]:
     """Contracts `who` may see, most recently changed first."""
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         query = (
             summaries_query(status, stage)
             .where(access.visible_contracts(session, who, rt.today()))
@@ -53,7 +53,7 @@ def task_contract_code(rt: Runtime, who: Principal, task_id: int) -> str:
     them, is itself what makes its contract visible (`access.visible_contracts`), so the
     delegation and ownership checks run only for the other tasks.
     """
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         found = session.execute(_TASK_AND_CONTRACT, {"task_id": task_id}).first()
         if found is None:
             raise NotFound(f"task {task_id} does not exist")

@@ -51,7 +51,7 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def _begin_immediate(conn: Any) -> None:
-    """`BEGIN IMMEDIATE`, retried every few milliseconds until the write lock is ours.
+    """`BEGIN IMMEDIATE`, retried at most a millisecond apart until the write lock is ours.
 
     SQLite's own busy handler (what `busy_timeout` installs) backs off to 100 ms between
     tries, and its lock has no queue: with several writing processes a writer that has

@@ -51,7 +51,7 @@ def _session_principal(request: Request, rt: Runtime) -> Principal | None:
     uid = session_user_id(request)
     if uid is None:
         return None
-    with rt.db.sessions() as session:
+    with rt.db.reads() as session:
         return load_principal(session, uid)
 
 

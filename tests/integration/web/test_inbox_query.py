@@ -156,3 +156,29 @@ def test_counts_stop_past_the_cap_and_still_count_the_overdue_first(
     capped = inbox(web_rt, lena)
     assert (capped.total, capped.overdue, capped.more) == (3, 3, True)
     assert [i.task for i in capped.items] == [i.task for i in exact.items]  # the page is whole
+
+
+def test_sqlite_pages_read_while_someone_holds_the_write_lock(web_rt: Runtime) -> None:
+    """The inbox, contract list and dashboard only read: on SQLite they take no write lock,
+    so a long write (a submit rendering its .docx, a rescore chunk) does not stall them."""
+    import sqlite3
+    import time
+
+    from engine.services.dashboard import dashboard
+    from engine.services.portfolio import visible_contract_list
+
+    if web_rt.db.dialect != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+    load_demo_contracts(web_rt, EXAMPLES)
+    lena = who(web_rt, "lena")
+    writer = sqlite3.connect(web_rt.db.engine.url.database or "", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # someone holds the write lock
+        started = time.monotonic()
+        assert inbox(web_rt, lena).total >= 1
+        assert visible_contract_list(web_rt, lena)
+        assert dashboard(web_rt).contracts_by_stage
+        assert time.monotonic() - started < 2  # a write transaction would wait 10 s here
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
