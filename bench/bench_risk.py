@@ -315,7 +315,8 @@ def run(sizes: tuple[int, ...] | None = None, leak_total: int | None = None) -> 
         n = 10_000 if not quick else 1_000
         lines += [
             "",
-            f"Baseline in the same run: the code before this change (`{baseline_root}`), "
+            f"Baseline in the same run: the code before this change (a checkout of it named by "
+            f"`CONTRACTFLOW_BENCH_RISK_BASELINE`, here `{baseline_root}`), "
             f"{n:,} contracts:",
             "",
             "| backend | contracts/s (baseline) | contracts/s (now, above) |",
