@@ -227,6 +227,8 @@ def terms_fields(row: m.Contract, contract: Contract, amount_base: Any) -> None:
     row.amount_base = amount_base
     row.start_date = contract.start_date
     row.end_date = contract.end_date
+    row.auto_renewal = contract.auto_renewal
+    row.renewal_notice_days = contract.renewal_notice_days
 
 
 def store_revision(
