@@ -100,6 +100,19 @@ def _decide_in(
     if task.status != "open":
         raise Conflict(f"task {task_id} is {task.status.replace('_', ' ')}, not open")
     user = get_user(session, username)
+    if task.amendment_id is not None:  # a task of the contract's amendment, not its own
+        from engine.services.amendments import decide_amendment
+
+        return decide_amendment(
+            session,
+            rt,
+            task,
+            row,
+            user,
+            action,
+            comment,
+            lambda st: _principal(session, rt, user, task, st, action, on_behalf_of),
+        )
     if task.stage != row.stage or task.revision != row.current_revision:
         raise Conflict(f"task {task_id} belongs to an earlier step of {row.code}")
     state, tasks = tx.state(session, row, submitter or "", int(obligations_open or 0))

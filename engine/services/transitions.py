@@ -201,6 +201,7 @@ _STAGE_TASKS = (
         _TASKS.c.status == "open",
         _TASKS.c.stage == bindparam("stage"),
         _TASKS.c.revision == bindparam("revision"),
+        _TASKS.c.amendment_id.is_(None),  # an amendment's tasks are its own workflow's
     )
     .order_by(_TASKS.c.id)
 )
@@ -301,6 +302,7 @@ def write(
     actor: Someone | None = None,
     comment: str | None = None,
     on_behalf_of: Someone | None = None,
+    task_values: Mapping[str, Any] | None = None,
 ) -> None:
     """Write a transition and its audit event (`event`: the fields of `audit.next_event`
     besides the contract, the action and the stages).
@@ -308,7 +310,8 @@ def write(
     Order matters: the contract row first (new stage and status, the audit chain's new
     head, its version checked and bumped: the lock, see the module doc), then the task
     rows touched (their versions checked too), then approvals, new tasks and the event
-    as plain INSERTs.
+    as plain INSERTs. `task_values` override columns of the tasks opened (an amendment's
+    tasks carry its id).
     """
     from_stage = row.stage
     row.stage = tr.state.stage
@@ -333,6 +336,7 @@ def write(
                     "due_at": effect.due_at,
                     "escalate_to": effect.escalate_to,
                     "created_at": now,
+                    **(task_values or {}),
                 }
             )
         elif isinstance(effect, AddApproval):
