@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from engine.domain.contract import Contract
 from engine.domain.views import ActOutcome, ContractView
 from engine.errors import Conflict, Forbidden, InvalidInput
+from engine.expressions import context_for
 from engine.services import transitions as tx
 from engine.services.contracts import read_contract
 from engine.services.documents import store_revision_document
@@ -57,6 +58,13 @@ from engine.workflow.machine import (
 )
 
 AMENDMENT_WORKFLOW = "amendment"
+
+
+class EvaluatorNeeded(Exception):
+    """Putting an amendment in force scores its terms; when the evaluator is not built yet
+    the caller builds it outside its transaction and runs the decision again."""
+
+
 #: Who may amend besides the contract's owner and submitter.
 AMEND_ROLES = frozenset({"admin"})
 
@@ -131,6 +139,11 @@ def amend(rt: Runtime, code: str, path: Path, reason: str, username: str) -> Con
             source_name=path.name[:255],
             base_revision=row.current_revision,
             max_severity=report.max_severity.value,
+            risk={
+                "categories": report.categories,
+                "rules": sorted({f.rule for f in report.flags}),
+                "flags": len(report.flags),
+            },
             submitted_by_id=user.id,
             created_at=now,
         )
@@ -248,7 +261,7 @@ def decide_amendment(
         username=user.username, roles=frozenset(principal.role_names), as_user=principal.username
     )
     proposed = Contract.model_validate(amendment.terms, context={"stored": True})
-    when = tx.Lazy(lambda: _when(rt, proposed))
+    when = tx.Lazy(lambda: _when(rt, proposed, amendment))
     tr = transition(
         aspec, state, Decide(task.id, action, actor, comment), tx.env(rt, session, when, now)
     )
@@ -305,11 +318,19 @@ def decide_amendment(
     return row, outcome
 
 
-def _when(rt: Runtime, proposed: Contract) -> dict[str, Any]:
-    """`when` values of the amended terms (routes read their risk, not the contract's)."""
-    report = rt.evaluator.evaluate([proposed], rt.today())[0]
-    amount_base = rt.risk_config.to_base(proposed.amount, proposed.currency)
-    return tx.when_from_report(proposed, amount_base, report)
+def _when(rt: Runtime, proposed: Contract, amendment: m.Amendment) -> dict[str, Any]:
+    """`when` values of the amended terms and their risk as scored when the amendment was
+    opened (routes read those, not the contract's; no evaluator runs inside the
+    transaction - building one reads the rule set, which on SQLite waits for our lock)."""
+    risk = amendment.risk or {}
+    return context_for(
+        proposed,
+        amount_base=rt.risk_config.to_base(proposed.amount, proposed.currency),
+        max_severity=amendment.max_severity,
+        categories=list(risk.get("categories", [])),
+        rules=list(risk.get("rules", [])),
+        flag_count=int(risk.get("flags", 0)),
+    )
 
 
 def _put_in_force(
@@ -317,6 +338,8 @@ def _put_in_force(
 ) -> dict[str, Any]:
     """The amended terms become the contract's next revision: obligations matched by id keep
     their fulfilment; those the amendment removes are waived (the amendment's reason)."""
+    if not rt.has_evaluator:
+        raise EvaluatorNeeded
     amended = Contract.model_validate(amendment.terms, context={"stored": True})
     amender = session.get(m.User, amendment.submitted_by_id)
     assert amender is not None

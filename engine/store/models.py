@@ -267,6 +267,8 @@ class Amendment(Base):
     base_revision: Mapped[int] = mapped_column(Integer)
     revision: Mapped[int | None] = mapped_column(Integer)  # the contract revision it became
     max_severity: Mapped[str] = mapped_column(String(10), default="none")
+    # The amended terms' risk when opened (categories, rules, flags): what routes read.
+    risk: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None]

@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("base_revision", sa.Integer(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=True),
         sa.Column("max_severity", sa.String(length=10), nullable=False),
+        sa.Column("risk", sa.JSON(), nullable=False),
         sa.Column("submitted_by_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
