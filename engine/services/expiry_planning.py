@@ -79,7 +79,7 @@ def _candidates(levels: list[int], f: dict[str, str]) -> str:
     deadline = f["deadline"]
     parts.append(
         "SELECT c.id, 'renewal_notice', 'renewal_notice', "  # noqa: S608 (constant fragments)
-        f"'contract:' || {f['text'].format(col='c.id')} || ':renewal_notice', "
+        f"'contract:' || {f['text'].format(col='c.id')} || ':' || 'renewal_notice', "
         f"COALESCE(c.renewal_notice_days, 0), 1, {deadline} "
         f"FROM contracts c WHERE c.status = 'active' AND c.auto_renewal = {true} "
         f"AND c.end_date >= :as_of AND {deadline} <= :notice_until"
