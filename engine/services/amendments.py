@@ -78,9 +78,17 @@ def amend(rt: Runtime, code: str, path: Path, reason: str, username: str) -> Con
     """
     if not (reason and reason.strip()):
         raise InvalidInput("--reason: an amendment needs a reason")
-    contract = read_contract(rt, path)
+    return amend_contract(rt, code, read_contract(rt, path), reason, username, path.name)
+
+
+def amend_contract(
+    rt: Runtime, code: str, contract: Contract, reason: str, username: str, source: str
+) -> ContractView:
+    """`amend` for terms already read (the web app's upload and the JSON API)."""
+    if not (reason and reason.strip()):
+        raise InvalidInput("reason: an amendment needs a reason")
     if contract.id is not None and contract.id != code:
-        raise InvalidInput(f"{path}: id: {contract.id} is not the contract {code} being amended")
+        raise InvalidInput(f"{source}: id: {contract.id} is not the contract {code} being amended")
     contract = contract.model_copy(update={"id": code})
     report = rt.evaluator.evaluate([contract], rt.today())[0]
     now = rt.clock()
@@ -116,7 +124,7 @@ def amend(rt: Runtime, code: str, path: Path, reason: str, username: str) -> Con
         terms = contract.model_dump(mode="json")
         changes = term_changes(previous or {}, terms)
         if not changes:
-            raise InvalidInput(f"{path}: the terms are the same as the terms in force")
+            raise InvalidInput(f"{source}: the terms are the same as the terms in force")
         number = 1 + int(
             session.scalar(
                 select(func.coalesce(func.max(m.Amendment.number), 0)).where(
@@ -136,7 +144,7 @@ def amend(rt: Runtime, code: str, path: Path, reason: str, username: str) -> Con
             reason=reason.strip(),
             terms=terms,
             changes=[c.model_dump(mode="json") for c in changes],
-            source_name=path.name[:255],
+            source_name=source[:255],
             base_revision=row.current_revision,
             max_severity=report.max_severity.value,
             risk={
@@ -168,7 +176,7 @@ def amend(rt: Runtime, code: str, path: Path, reason: str, username: str) -> Con
                 "amendment": number,
                 "workflow": aspec.name,
                 "version": aspec.version,
-                "source": path.name,
+                "source": source,
                 "changed": [c.field for c in changes],
                 "max_severity": report.max_severity.value,
             },

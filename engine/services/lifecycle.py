@@ -15,7 +15,7 @@ This module keeps the names callers import; signatures here are stable.
 from __future__ import annotations
 
 from engine.domain.views import ContractView
-from engine.services.amendments import AMENDMENT_WORKFLOW, amend
+from engine.services.amendments import AMENDMENT_WORKFLOW, amend, amend_contract
 from engine.services.decisions import EVALUATION_STAGE, act, decide
 from engine.services.delegation import REASSIGN_ROLES, delegate, list_delegations, reassign
 from engine.services.obligations import OBLIGATION_ROLES, fulfil_obligation, waive_obligation
@@ -42,6 +42,7 @@ __all__ = [
     "Person",
     "act",
     "amend",
+    "amend_contract",
     "decide",
     "delegate",
     "fulfil_obligation",
