@@ -419,7 +419,7 @@ def planning_only() -> str:
                 "AND end_date >= :a AND end_date <= :b"
             ).bindparams(a=AS_OF, b=AS_OF + dt.timedelta(days=widest))
             runs = [_timed(lambda: conn.execute(q).scalar_one()) for _ in range(3)]
-            kinds = dict(
+            kinds: dict[str, int] = dict(
                 conn.execute(text("SELECT kind, count(*) FROM outbox GROUP BY kind")).all()
             )
         rt.close()
@@ -529,10 +529,6 @@ def run() -> str:
         "round trips to two per message.",
     ]
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    sys.stdout.write(run() + "\n")
 
 
 if __name__ == "__main__":
