@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 
 DEFAULT_WORKFLOW = "standard"
+AMENDMENT_WORKFLOW = "amendment"  # engine.services.amendments runs it
 
 
 SUBMITTER_ROLES = frozenset({"contract_admin", "admin"})
@@ -128,6 +129,10 @@ def submit_contract(
     opens (both need only the terms and the id), so the transaction holds its locks -
     SQLite's database lock, the new row's on PostgreSQL - only for the INSERTs.
     """
+    if workflow == AMENDMENT_WORKFLOW:
+        raise InvalidInput(
+            "--workflow: amendment runs amendments of signed contracts (contractflow amend)"
+        )
     now = rt.clock()
     evaluator_ready(rt)
     if contract.id is None:

@@ -246,3 +246,8 @@ def test_amendment_tasks_do_not_count_as_the_contracts_own(wrt: Runtime, tmp_pat
         rows = s.execute(select(m.Task.stage, m.Task.amendment_id, m.Task.revision)).all()
     assert ("legal_review", None, 1) in rows  # the contract's own, approved
     assert any(a is not None and r == 2 for _, a, r in rows)
+
+
+def test_the_amendment_workflow_is_not_for_new_contracts(wrt: Runtime, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="--workflow: amendment runs amendments"):
+        lifecycle.submit(wrt, contract_file(tmp_path), "alice", workflow="amendment")
