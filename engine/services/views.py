@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import (
     ColumnElement,
     Executable,
-    Integer,
     Row,
     Select,
     bindparam,
@@ -116,16 +115,6 @@ _AMENDMENTS_OF = (
     select(_AMENDMENTS)
     .where(_AMENDMENTS.c.contract_id == bindparam("cid"))
     .order_by(_AMENDMENTS.c.number)
-)
-_CONTRACTS = _table(m.Contract)
-#: The contracts a contract is linked to by renewal: (code, True if it is the one renewed).
-_RENEWAL_LINKS = select(
-    _CONTRACTS.c.code, _CONTRACTS.c.id == bindparam("renews", type_=Integer())
-).where(
-    or_(
-        _CONTRACTS.c.id == bindparam("renews", type_=Integer()),
-        _CONTRACTS.c.renews_id == bindparam("cid"),
-    )
 )
 _GUARANTEES_OF = (
     select(_GUARANTEES)
@@ -288,8 +277,19 @@ def contract_view(session: Session, rt: Runtime, row: m.Contract) -> ContractVie
     revisions = _rows(session, _REVISIONS_OF, cid=row.id)
     obligations = _rows(session, _OBLIGATIONS_OF, cid=row.id)
     guarantees = _rows(session, _GUARANTEES_OF, cid=row.id)
-    amendments = _rows(session, _AMENDMENTS_OF, cid=row.id)
-    links = _rows(session, _RENEWAL_LINKS, cid=row.id, renews=row.renews_id or 0)
+    # Amendments and renewal links cost no query for a contract without them: its audit
+    # trail (read anyway) has an `amend` event for each amendment and a `renew` event when
+    # it was renewed; a successor's `submit` names the contract it renews.
+    actions = {e.action for e in events}
+    amendments = _rows(session, _AMENDMENTS_OF, cid=row.id) if "amend" in actions else []
+    renewed_by = next(
+        ((e.details or {}).get("renewed_by") for e in reversed(events) if e.action == "renew"), None
+    )
+    renews = (
+        next(((e.details or {}).get("renews") for e in events if e.action == "submit"), None)
+        if row.renews_id is not None
+        else None
+    )
     approvals = _approvals(session, tasks)
     names = usernames(  # everyone the view names, in one query
         session,
@@ -383,8 +383,8 @@ def contract_view(session: Session, rt: Runtime, row: m.Contract) -> ContractVie
         ],
         terms=dict(current_terms),
         amendments=[_amendment_view(session, a, names) for a in amendments],
-        renews=next((code for code, is_renewed in links if is_renewed), None),
-        renewed_by=next((code for code, is_renewed in links if not is_renewed), None),
+        renews=renews,
+        renewed_by=renewed_by,
         terminated_on=row.terminated_on,
         created_at=row.created_at,
         updated_at=row.updated_at,
