@@ -454,16 +454,21 @@ def bulk_approve(
 
     ids = list(dict.fromkeys(task_ids))[:MAX_PER_PAGE]
     with rt.db.reads() as session:
-        existing = set(session.scalars(select(m.Task.id).where(m.Task.id.in_(ids))))
+        contract_of = dict(
+            session.execute(select(m.Task.id, m.Task.contract_id).where(m.Task.id.in_(ids))).all()
+        )
         # Only contracts `who` may see say anything about themselves (their risk here,
         # the roles in `act`'s refusals): the others are refused as a single act is.
-        severities = dict(
+        visible = dict(
             session.execute(
-                select(m.Task.id, m.Contract.max_severity)
-                .join(m.Contract, m.Contract.id == m.Task.contract_id)
-                .where(m.Task.id.in_(ids), access.visible_contracts(session, who, rt.today()))
+                select(m.Contract.id, m.Contract.max_severity).where(
+                    m.Contract.id.in_(set(contract_of.values())),
+                    access.visible_contracts(session, who, rt.today()),
+                )
             ).all()
         )
+    existing = set(contract_of)
+    severities = {t: visible[c] for t, c in contract_of.items() if c in visible}
     approved: list[int] = []
     refused: list[BulkRefusal] = []
     for task_id in ids:
