@@ -104,9 +104,11 @@ def test_only_admins_read_the_admin_log(client: TestClient, web_rt: Runtime) -> 
 def test_the_admin_log_refuses_update_and_delete(web_rt: Runtime) -> None:
     set_active(web_rt, "lena", False)
     for statement in ("UPDATE admin_events SET actor = 'nobody'", "DELETE FROM admin_events"):
-        with pytest.raises(DBAPIError, match="admin_events is append-only"):
-            with web_rt.db.transaction() as session:
-                session.execute(text(statement))
+        with (
+            pytest.raises(DBAPIError, match="admin_events is append-only"),
+            web_rt.db.transaction() as session,
+        ):
+            session.execute(text(statement))
     assert list_events(web_rt, limit=1)[0].action == "user_deactivated"
 
 

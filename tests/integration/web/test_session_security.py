@@ -228,16 +228,19 @@ def _sign_in_over_http(http: httpx.Client, name: str) -> str:
 def test_over_real_http_logout_and_deactivation_end_sessions_at_once(
     web_rt: Runtime, tmp_path: Path
 ) -> None:
-    with serving(web_rt) as base:
-        with httpx.Client(base_url=base) as lena, httpx.Client(base_url=base) as leo:
-            token = _sign_in_over_http(lena, "lena")
-            kept = lena.cookies[SESSION_COOKIE]
-            assert lena.get("/api/me").status_code == 200
-            assert lena.post("/logout", data={"csrf_token": token}).status_code == 303
-            with httpx.Client(base_url=base, cookies={SESSION_COOKIE: kept}) as replay:
-                assert replay.get("/api/me").status_code == 401
-            _sign_in_over_http(leo, "leo")
-            assert leo.get("/api/me").status_code == 200
-            set_active(web_rt, "leo", False)
-            assert leo.get("/api/me").status_code == 401
-            assert leo.get("/inbox").headers["location"].startswith("/login")
+    with (
+        serving(web_rt) as base,
+        httpx.Client(base_url=base) as lena,
+        httpx.Client(base_url=base) as leo,
+    ):
+        token = _sign_in_over_http(lena, "lena")
+        kept = lena.cookies[SESSION_COOKIE]
+        assert lena.get("/api/me").status_code == 200
+        assert lena.post("/logout", data={"csrf_token": token}).status_code == 303
+        with httpx.Client(base_url=base, cookies={SESSION_COOKIE: kept}) as replay:
+            assert replay.get("/api/me").status_code == 401
+        _sign_in_over_http(leo, "leo")
+        assert leo.get("/api/me").status_code == 200
+        set_active(web_rt, "leo", False)
+        assert leo.get("/api/me").status_code == 401
+        assert leo.get("/inbox").headers["location"].startswith("/login")
