@@ -244,3 +244,21 @@ def test_over_real_http_logout_and_deactivation_end_sessions_at_once(
         set_active(web_rt, "leo", False)
         assert leo.get("/api/me").status_code == 401
         assert leo.get("/inbox").headers["location"].startswith("/login")
+
+
+def test_serve_refuses_the_public_example_key_with_one_line(db_url: str, tmp_path: Path) -> None:
+    from tests.integration.cli_support import run_cli
+    from tests.integration.web.browser import free_port
+
+    res = run_cli(
+        "serve",
+        "--no-scheduler",
+        "--port",
+        str(free_port()),
+        db_url=db_url,
+        cwd=tmp_path,
+        CONTRACTFLOW_SECRET_KEY=OLD_DEFAULT_KEY,
+    )
+    assert res.code == 2
+    assert res.stderr.startswith("error: CONTRACTFLOW_SECRET_KEY: this is the public example")
+    assert "Traceback" not in res.stderr and len(res.stderr.splitlines()) == 1
