@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         default=SecretStr("change-me-in-production"),
         description="Signs web sessions and CSRF tokens",
     )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Keys the audit trail's HMAC chain (default: audit.key in data_dir, "
+        "made on first use)",
+    )
     upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     alerts_cron: str = "0 7 * * *"
     escalations_cron: str = "0 * * * *"

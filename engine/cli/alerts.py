@@ -6,7 +6,15 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, parse_date, runtime
+from engine.cli.common import (
+    DateOpt,
+    FormatOpt,
+    OutputFormat,
+    emit,
+    parse_date,
+    runtime,
+    safe_text,
+)
 
 
 def print_alerts(rows: list[dict[str, Any]]) -> None:
@@ -22,13 +30,13 @@ def print_alerts(rows: list[dict[str, Any]]) -> None:
             about += f" task {row['task']}"
         when = row["sent_at"] or row["created_at"]
         typer.echo(
-            f"#{row['id']}  {row['status']:<7}  {row['level']:<16}  {about}  "
+            f"#{row['id']}  {row['status']:<7}  {row['level']:<16}  {safe_text(about)}  "
             f"(attempts {row['attempts']}, {when:%Y-%m-%d %H:%M} UTC)"
         )
-        typer.echo(f"    to: {', '.join(row['recipients']) or '(nobody)'}")
-        typer.echo(f"    subject: {row['subject']}")
+        typer.echo(f"    to: {safe_text(', '.join(row['recipients'])) or '(nobody)'}")
+        typer.echo(f"    subject: {safe_text(row['subject'])}")
         if row["last_error"]:
-            typer.echo(f"    reply: {row['last_error']}")
+            typer.echo(f"    reply: {safe_text(row['last_error'])}")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -63,16 +64,56 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2) + "\n")
 
 
+#: C0 and C1 control characters, DEL, and the Unicode bidi overrides and isolates: text
+#: that moves the cursor, retitles the window, clears the screen or reorders what a reader
+#: sees. Tabs and line breaks become spaces (a cell is one line of someone's input).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_BREAKS = re.compile("[\t\n\r]")
+
+#: Columns that hold money: grouped with two decimals in tables, as the web shows them.
+MONEY_COLUMNS = frozenset(
+    {"amount", "amount_base", "outstanding", "exposure", "credit_limit", "available_credit"}
+)
+
+
+def safe_text(value: object) -> str:
+    """Text from the database made harmless for a terminal (issue 18, item 6): every
+    control character removed, so a contract title cannot carry escape sequences.
+    (Rich markup is not parsed at all: `print_table` hands cells over as plain `Text`.)"""
+    return _CONTROL.sub("", _BREAKS.sub(" ", str(value)))
+
+
+def money(value: Any) -> str:
+    """`3680000` -> `3,680,000.00` (tables only; JSON keeps the number)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return "" if value is None else str(value)
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return f"{amount:,.2f}"
+
+
 def print_table(
     rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None
 ) -> None:
+    """Every table the CLI prints goes through here: cells are plain text (no markup),
+    stripped of control characters; money columns are formatted."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(
+        title=Text(safe_text(title)) if title else None, show_lines=False, header_style="bold"
+    )
     for col in columns:
-        table.add_column(col)
+        table.add_column(Text(safe_text(col)), justify="right" if col in MONEY_COLUMNS else "left")
     for row in rows:
-        table.add_row(*(_cell(row.get(col)) for col in columns))
+        table.add_row(
+            *(
+                Text(money(row.get(col)) if col in MONEY_COLUMNS else _cell(row.get(col)))
+                for col in columns
+            )
+        )
     console().print(table)
 
 
@@ -88,10 +129,10 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return safe_text(", ".join(str(v) for v in value))
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return safe_text(json.dumps(value, ensure_ascii=False))
+    return safe_text(value)
 
 
 def emit(
@@ -118,7 +159,8 @@ def print_kv(data: Any) -> None:
     if isinstance(data, dict):
         width = max((len(k) for k in data), default=0)
         for key, value in data.items():
-            sys.stdout.write(f"{key.ljust(width)}  {_cell(value)}\n")
+            shown = money(to_jsonable(value)) if key in MONEY_COLUMNS else _cell(value)
+            sys.stdout.write(f"{safe_text(key).ljust(width)}  {shown}\n")
     else:
         sys.stdout.write(f"{_cell(data)}\n")
 

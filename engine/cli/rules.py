@@ -58,10 +58,10 @@ def check(
 
 
 def _check_table(result: dict[str, Any]) -> None:
-    from engine.cli.common import print_table
+    from engine.cli.common import print_table, safe_text
 
     typer.echo(
-        f"{result['contract'] or '(no id)'} as of {result['as_of']}: "
+        f"{safe_text(result['contract'] or '(no id)')} as of {result['as_of']}: "
         f"max severity {result['max_severity']}"
     )
     if result["flags"]:

@@ -17,9 +17,11 @@ from engine.cli.common import (
     acting_user,
     emit,
     fail,
+    money,
     parse_date,
     print_table,
     runtime,
+    safe_text,
     to_jsonable,
 )
 
@@ -92,14 +94,17 @@ def _note(entry: Any) -> str:
 
 def _print_contract(view: ContractView) -> None:
     out = sys.stdout
-    out.write(f"{view.id}  {view.title}\n")
+    out.write(safe_text(f"{view.id}  {view.title}") + "\n")
     out.write(
         f"stage {view.stage} ({view.status}) - workflow {view.workflow} v{view.workflow_version}"
         f" - revision {view.revision} - max severity {view.max_severity}\n"
     )
     out.write(
-        f"{view.direction} {to_jsonable(view.amount)} {view.currency} with {view.counterparty}"
-        f" - owner {view.owner}, submitted by {view.submitted_by}\n"
+        safe_text(
+            f"{view.direction} {money(view.amount)} {view.currency} with {view.counterparty}"
+            f" - owner {view.owner}, submitted by {view.submitted_by}"
+        )
+        + "\n"
     )
     if view.flags:
         print_table(
