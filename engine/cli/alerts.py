@@ -7,9 +7,11 @@ from typing import Annotated, Any
 import typer
 
 from engine.cli.common import (
+    AsUserOpt,
     DateOpt,
     FormatOpt,
     OutputFormat,
+    acting_as,
     emit,
     parse_date,
     runtime,
@@ -50,13 +52,16 @@ def register(app: typer.Typer) -> None:
     app.add_typer(alerts_app, name="alerts")
 
 
-def run(as_of: DateOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def run(
+    as_of: DateOpt = None, as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE
+) -> None:
     """Plan alerts for obligations due soon or overdue on DATE (default today) and send every
     pending email now. Safe to repeat: each obligation gets one email per level, ever."""
     from engine.services.alerts import run_alerts
 
     day = parse_date(as_of, "--as-of")
     with runtime() as rt:
+        _require(rt, as_user, "require_admin")
         result = run_alerts(rt, day)
     emit(result, fmt)
     if result["failed"]:
@@ -74,22 +79,35 @@ def list_(
         typer.Option(help="pending, sent or failed (default: all)", show_default=False),
     ] = None,
     limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 200,
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Alerts in the outbox with their status and, for failures, the server's reply."""
     from engine.services.alerts import list_alerts
 
     with runtime() as rt:
+        _require(rt, as_user, "require_outbox")
         rows: list[dict[str, Any]] = list_alerts(rt, status, limit)
     emit(rows, fmt, table=print_alerts)
 
 
 def retry(
     alert_id: Annotated[int, typer.Argument(metavar="ID", help="an alert id from `alerts list`")],
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Put a failed alert back in the queue; the next `alerts run` sends it."""
     from engine.services.alerts import retry_alert
 
     with runtime() as rt:
+        _require(rt, as_user, "require_admin")
         emit(retry_alert(rt, alert_id), fmt)
+
+
+def _require(rt: Any, as_user: str | None, check: str) -> None:
+    """With --as, the web app's rule for the same action (engine.services.access)."""
+    who = acting_as(rt, as_user)
+    if who is not None:
+        from engine.services import access
+
+        getattr(access, check)(who)

@@ -36,6 +36,11 @@ AsUserOpt = Annotated[
     str | None,
     typer.Option("--as", help="acting user (default: $CONTRACTFLOW_USER)", show_default=False),
 ]
+#: `--as` on a command that needs no user (SPEC 4a: every command accepts it).
+NoUserOpt = Annotated[
+    str | None,
+    typer.Option("--as", help="accepted and ignored: this command needs no user", hidden=True),
+]
 DateOpt = Annotated[
     str | None, typer.Option(help="a date as YYYY-MM-DD", show_default=False, metavar="DATE")
 ]
@@ -177,6 +182,27 @@ def acting_user(as_user: str | None) -> str:
     if not user:
         raise Unauthenticated("no acting user: pass --as USER or set CONTRACTFLOW_USER")
     return user
+
+
+def acting_as(rt: Any, as_user: str | None) -> Any:
+    """The `Principal` a read command answers for: `--as`, else `$CONTRACTFLOW_USER`; None
+    when neither is given (the operator, who holds the database URL, sees everything).
+    With a user, the web app's visibility rules apply (engine.services.access); an
+    unknown user is exit 2."""
+    name = as_user or os.environ.get("CONTRACTFLOW_USER")
+    if not name:
+        return None
+    from engine.services.access import acting_principal
+
+    return acting_principal(rt, name)
+
+
+def require_visible(rt: Any, who: Any, code: str) -> None:
+    """Exit 1 "not found or not visible" when `who` (if any) may not see contract `code`."""
+    if who is not None:
+        from engine.services.access import check_visible
+
+        check_visible(rt, who, code)
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.common import FormatOpt, OutputFormat, emit, fail, runtime
+from engine.cli.common import AsUserOpt, FormatOpt, OutputFormat, acting_as, emit, fail, runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +24,7 @@ def add(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the web password from standard input")
     ] = False,
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Add a user, or update one (the roles given replace the old ones)."""
@@ -35,13 +36,25 @@ def add(
         if not password:
             fail("--password-stdin: no password on standard input")
     with runtime() as rt:
+        _require_admin(rt, as_user)
         user = add_user(rt, name, role, email=email, password=password)
     emit(user, fmt)
 
 
-def list_(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def list_(as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Every user with roles and email."""
     from engine.services.users import list_users
 
     with runtime() as rt:
+        _require_admin(rt, as_user)
         emit(list_users(rt), fmt, columns=["username", "roles", "email", "active"])
+
+
+def _require_admin(rt: object, as_user: str | None) -> None:
+    """Without --as the operator bootstraps users (the first admin comes from here); with
+    --as, managing users is an admin's job, as in the web app."""
+    who = acting_as(rt, as_user)
+    if who is not None:
+        from engine.services.access import require_admin
+
+        require_admin(who)
