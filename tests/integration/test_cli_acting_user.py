@@ -53,8 +53,8 @@ def stored(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """A submitted contract (legal review) whose title is hostile; env for the CLI."""
     db_url = f"sqlite:///{tmp_path / 'cli.db'}"
     settings = Settings(database_url=db_url, data_dir=tmp_path / "data")
-    from engine.store import migrate
     from engine.services.users import seed_roles
+    from engine.store import migrate
 
     rt = Runtime(settings)
     try:
