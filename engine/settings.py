@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         "made on first use)",
     )
     upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    alerts_time_budget_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="An alerts run starts no new delivery after this long; the rest stay "
+        "pending for the next run",
+    )
     alerts_cron: str = "0 7 * * *"
     escalations_cron: str = "0 * * * *"
     rescore_cron: str = "30 2 * * *"

@@ -53,18 +53,31 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    as_of: DateOpt = None, as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE
+    as_of: DateOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="allow an --as-of in the future (sends early)")
+    ] = False,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Plan alerts for obligations due soon or overdue on DATE (default today) and send every
-    pending email now. Safe to repeat: each obligation gets one email per level, ever."""
+    pending email now. Safe to repeat: each obligation gets one email per level, ever.
+    A future DATE needs --force: its alerts would go out now and use up the real ones."""
     from engine.services.alerts import run_alerts
 
     day = parse_date(as_of, "--as-of")
     with runtime() as rt:
         _require(rt, as_user, "require_admin")
-        result = run_alerts(rt, day)
+        result = run_alerts(rt, day, force=force)
     emit(result, fmt)
-    if result["failed"]:
+    if "stopped_after_seconds" in result:
+        typer.echo(
+            f"note: stopped after the time budget of {result['stopped_after_seconds']} s "
+            "(CONTRACTFLOW_ALERTS_TIME_BUDGET_SECONDS); the alerts not tried stay pending "
+            "for the next run",
+            err=True,
+        )
+    if result["failed"] and "stopped_after_seconds" not in result:
         typer.echo(
             f"note: {result['failed']} alert(s) not delivered; see "
             "`contractflow alerts list --status pending` (sent on a later run) and "
