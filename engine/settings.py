@@ -61,7 +61,19 @@ class Settings(BaseSettings):
         default=None,
         description="Mark the session cookie Secure (HTTPS only); unset: on when base_url is https",
     )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Keys the audit trail's HMAC chain (default: audit.key in data_dir, "
+        "made on first use)",
+    )
     upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    alerts_time_budget_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="An alerts run starts no new delivery after this long; the rest stay "
+        "pending for the next run",
+    )
     alerts_cron: str = "0 7 * * *"
     escalations_cron: str = "0 * * * *"
     rescore_cron: str = "30 2 * * *"

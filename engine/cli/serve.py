@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.common import fail
+from engine.cli.common import NoUserOpt, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +55,7 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="log every request")
     ] = True,
+    as_user: NoUserOpt = None,
 ) -> None:
     """Serve the web app and JSON API (OpenAPI at /docs) and run the scheduled jobs."""
     import uvicorn

@@ -320,9 +320,15 @@ def write(
     row.stage = tr.state.stage
     row.status = tr.state.status
     row.updated_at = now
-    record = audit.next_event(
-        row, action, at=now, from_stage=from_stage, to_stage=row.stage, **event
-    )
+    fields: dict[str, Any] = {
+        "from_stage": from_stage,
+        "to_stage": row.stage,
+        "actor_name": actor.username if actor is not None else None,
+        **event,
+    }
+    if action in audit.REVISION_ACTIONS:  # pin the revision's terms and kept document
+        fields.update(audit.revision_pins(session, row.id, row.current_revision))
+    record = audit.next_event(session, row, action, at=now, **fields)
     session.flush()
     approvals: list[dict[str, Any]] = []
     opened: list[dict[str, Any]] = []

@@ -425,7 +425,7 @@ class Approval(Base):
 
 
 class AuditEvent(Base):
-    """Append-only, hash-chained per contract. Triggers refuse UPDATE and DELETE."""
+    """Append-only, HMAC-chained per contract. Triggers refuse UPDATE, DELETE and TRUNCATE."""
 
     __tablename__ = "audit_events"
 
@@ -442,6 +442,13 @@ class AuditEvent(Base):
     revision: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What the event pins (engine.store.audit_hash): the actor's name, and for the events
+    # that bring in a revision (submit, revise) its terms' and kept document's checksums.
+    actor_name: Mapped[str | None] = mapped_column(String(64))
+    terms_sha256: Mapped[str | None] = mapped_column(String(64))
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The id of the key whose HMAC `hash` is (NULL: unkeyed, from before the key).
+    key_id: Mapped[str | None] = mapped_column(String(16))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -26,6 +26,7 @@ class RunAlertsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     as_of: dt.date | None = None
+    force: bool = False  # allow an as_of in the future (its alerts go out now)
 
 
 @router.get("/dashboard", response_model=Dashboard, tags=["portfolio"])
@@ -58,7 +59,8 @@ def retry(rt: RuntimeDep, user: ApiUser, alert_id: AlertId) -> dict[str, Any]:
 def run(rt: RuntimeDep, user: ApiUser, body: RunAlertsRequest | None = None) -> dict[str, int]:
     """Run the overdue-obligation alert job now (as `contractflow alerts run`)."""
     access.require_admin(user)
-    return run_alerts(rt, (body or RunAlertsRequest()).as_of)
+    request = body or RunAlertsRequest()
+    return run_alerts(rt, request.as_of, force=request.force)
 
 
 @router.get("/users", response_model=list[UserView], tags=["admin"])
