@@ -300,6 +300,7 @@ def decide_amendment(
         details=details,
         task_id=task.id,
         on_behalf_of=delegator,
+        pin_revision=amendment.status == "in_force",  # the event brings revision N+1 in
     )
     if follow_up is not None:
         tx.write(
@@ -399,6 +400,7 @@ def _write(
     details: dict[str, Any],
     task_id: int | None = None,
     on_behalf_of: Someone | None = None,
+    pin_revision: bool = False,
 ) -> None:
     """The amendment's transition: its stage and tasks change; the contract keeps its stage
     (the event still goes on the contract's audit chain, with the amendment's moves)."""
@@ -423,6 +425,7 @@ def _write(
         comment=comment,
         on_behalf_of=on_behalf_of,
         task_values={"amendment_id": amendment.id, "revision": amendment.base_revision + 1},
+        pin_revision=pin_revision,
     )
 
 

@@ -67,6 +67,7 @@ def terminate(
         row.status = "terminated"
         row.terminated_on = day
         record = audit.next_event(
+            session,
             row,
             "terminate",
             at=now,

@@ -309,6 +309,7 @@ def write(
     comment: str | None = None,
     on_behalf_of: Someone | None = None,
     task_values: Mapping[str, Any] | None = None,
+    pin_revision: bool = False,
 ) -> None:
     """Write a transition and its audit event (`event`: the fields of `audit.next_event`
     besides the contract, the action and the stages).
@@ -329,7 +330,7 @@ def write(
         "actor_name": actor.username if actor is not None else None,
         **event,
     }
-    if action in audit.REVISION_ACTIONS:  # pin the revision's terms and kept document
+    if action in audit.REVISION_ACTIONS or pin_revision:  # pin the revision's terms, document
         fields.update(audit.revision_pins(session, row.id, row.current_revision))
     record = audit.next_event(session, row, action, at=now, **fields)
     session.flush()

@@ -1,7 +1,7 @@
 """amendments, renewals, termination, expiry alerts
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0004
 
 - `amendments`: a change to a signed contract, with its own workflow stage; its tasks are
   `tasks` rows with the new `tasks.amendment_id`.
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
