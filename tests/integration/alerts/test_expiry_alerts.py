@@ -39,9 +39,9 @@ def test_each_expiry_level_is_sent_once_with_the_end_date_in_a_calendar_file(
 ) -> None:
     rt = make_rt(smtp.port)
     _contract(rt, people, "SC-EXP-1")
-    assert run_alerts(rt, END - dt.timedelta(days=91))["sent"] == 0
-    assert run_alerts(rt, END - dt.timedelta(days=90))["sent"] == 1
-    assert run_alerts(rt, END - dt.timedelta(days=89)) == {
+    assert run_alerts(rt, END - dt.timedelta(days=91), force=True)["sent"] == 0
+    assert run_alerts(rt, END - dt.timedelta(days=90), force=True)["sent"] == 1
+    assert run_alerts(rt, END - dt.timedelta(days=89), force=True) == {
         "sent": 0,
         "skipped_duplicates": 1,
         "failed": 0,
@@ -52,7 +52,7 @@ def test_each_expiry_level_is_sent_once_with_the_end_date_in_a_calendar_file(
     ics = next(p for p in msg.message.walk() if p.get_content_type() == "text/calendar")
     assert "DTSTART;VALUE=DATE:20270630" in ics.get_payload(decode=True).decode()
     # The job did not run on the 60-day mark: the level is sent on the next run.
-    assert run_alerts(rt, END - dt.timedelta(days=55))["sent"] == 1
+    assert run_alerts(rt, END - dt.timedelta(days=55), force=True)["sent"] == 1
     assert _keys(rt) == [f"contract:{_id(rt, 'SC-EXP-1')}:expiring:{d}" for d in (60, 90)]
 
 
@@ -66,7 +66,9 @@ def test_the_last_level_also_tells_contract_managers(
 ) -> None:
     rt = make_rt(smtp.port)
     _contract(rt, people, "SC-EXP-2")
-    assert run_alerts(rt, END - dt.timedelta(days=10))["sent"] == 3  # 90, 60 and 30: all missed
+    assert (
+        run_alerts(rt, END - dt.timedelta(days=10), force=True)["sent"] == 3
+    )  # 90, 60 and 30: all missed
     last = next(msg for msg in smtp.messages if "30 days" in msg.subject)
     assert sorted(last.recipients) == ["alice@example.com", "maria@example.com", "mike@example.com"]
     first = next(msg for msg in smtp.messages if "90 days" in msg.subject)
@@ -79,9 +81,9 @@ def test_an_auto_renewal_contract_gets_its_notice_deadline_alert(
     rt = make_rt(smtp.port)
     _contract(rt, people, "SC-EXP-3", auto_renewal=True, renewal_notice_days=120)
     deadline = END - dt.timedelta(days=120)
-    assert run_alerts(rt, deadline - dt.timedelta(days=8))["sent"] == 0
-    assert run_alerts(rt, deadline - dt.timedelta(days=7))["sent"] == 1
-    assert run_alerts(rt, deadline - dt.timedelta(days=1))["sent"] == 0
+    assert run_alerts(rt, deadline - dt.timedelta(days=8), force=True)["sent"] == 0
+    assert run_alerts(rt, deadline - dt.timedelta(days=7), force=True)["sent"] == 1
+    assert run_alerts(rt, deadline - dt.timedelta(days=1), force=True)["sent"] == 0
     [msg] = smtp.messages
     assert "SC-EXP-3" in msg.subject and "Renewal notice" in msg.subject
     ics = next(p for p in msg.message.walk() if p.get_content_type() == "text/calendar")
@@ -103,7 +105,7 @@ def test_terminated_and_closed_contracts_get_no_alerts(
             auto_renewal=True,
         )
         session.execute(update(m.Contract).where(m.Contract.id == row.id).values(status=status))
-    assert run_alerts(rt, END - dt.timedelta(days=5)) == {
+    assert run_alerts(rt, END - dt.timedelta(days=5), force=True) == {
         "sent": 0,
         "skipped_duplicates": 0,
         "failed": 0,
