@@ -42,7 +42,7 @@ def _paused_then_killed(rt: Runtime, tmp_path: Path, *args: str) -> None:
     deadline = time.monotonic() + 60
     while not list(folder.glob("paused-*")):
         if proc.poll() is not None:
-            out, err = proc.communicate()
+            _out, err = proc.communicate()
             pytest.fail(f"{args} ended ({proc.returncode}) before pausing: {err.decode()}")
         if time.monotonic() > deadline:
             proc.kill()
