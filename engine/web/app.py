@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.services.runtime import Runtime
 from engine.web import errors
-from engine.web.limits import BodySizeLimit
+from engine.web.limits import BodySizeLimit, BodyTooLarge
 from engine.web.templating import make_templates
 
 log = logging.getLogger("contractflow.web")
@@ -110,6 +110,8 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     app.state.templates = make_templates(runtime.settings.templates_dir)
 
     secure = (runtime.settings.base_url or "").startswith("https://")
+    # Innermost: unexpected errors become answers that the middleware below still sees.
+    app.add_middleware(errors.CatchUnexpected, reraise=(BodyTooLarge,))
     app.add_middleware(
         SessionMiddleware,
         secret_key=runtime.settings.secret_key.get_secret_value(),

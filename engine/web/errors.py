@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.errors import ContractflowError, Unauthenticated
 from engine.web.deps import LoginRequired
@@ -60,6 +61,56 @@ def error_response(request: Request, status: int, lines: list[str]) -> Response:
     )
 
 
+def unexpected_response(request: Request, exc: Exception) -> Response:
+    """A bug or an outage: a bug is logged with its traceback, an outage (database down) in
+    one line; answered without either."""
+    kind = type(exc).__name__ if type(exc).__module__.startswith("sqlalchemy") else ""
+    if kind == "OperationalError":
+        log.error("database unavailable: %s", str(exc).splitlines()[0])
+        return error_response(request, 503, ["the database is not available; try again"])
+    if kind == "DataError":  # e.g. a NUL character or a number out of the column's range
+        return error_response(
+            request, 400, ["a value in the request cannot be stored (control characters?)"]
+        )
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, 500, ["internal error; it has been logged"])
+
+
+class CatchUnexpected:
+    """Answer an unexpected error inside the app's middleware stack (issue 18 item 12), so
+    the 500 or 503 passes through `SecurityHeaders` like every other answer, and the
+    error is not re-raised to the server: uvicorn then neither logs a second traceback
+    (an expected 503 stays one log line) nor drops the keep-alive connection.
+
+    `reraise` names exceptions that belong to an outer middleware (the body size limit)."""
+
+    def __init__(self, app: ASGIApp, reraise: tuple[type[BaseException], ...] = ()) -> None:
+        self.app = app
+        self.reraise = reraise
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except self.reraise:
+            raise
+        except Exception as exc:
+            if started:  # half an answer is out: nothing better to do than the server's
+                raise
+            response = unexpected_response(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 def _validation_lines(exc: RequestValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
@@ -101,18 +152,10 @@ def install(app: FastAPI) -> None:
         return response
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        """A bug or an outage: logged with its traceback, answered without one."""
-        kind = type(exc).__name__ if type(exc).__module__.startswith("sqlalchemy") else ""
-        if kind == "OperationalError":
-            log.error("database unavailable: %s", str(exc).splitlines()[0])
-            return error_response(request, 503, ["the database is not available; try again"])
-        if kind == "DataError":  # e.g. a NUL character or a number out of the column's range
-            return error_response(
-                request, 400, ["a value in the request cannot be stored (control characters?)"]
-            )
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, ["internal error; it has been logged"])
+        return unexpected_response(request, exc)
 
+    # The last resort, for errors outside the middleware below (Starlette's own
+    # ServerErrorMiddleware: its answers skip SecurityHeaders and it re-raises).
     app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(ContractflowError, on_error)
     app.add_exception_handler(LoginRequired, on_login_required)
