@@ -53,9 +53,13 @@ class Settings(BaseSettings):
         default=None, description="Links in emails, e.g. https://cf.example.com"
     )
 
-    secret_key: SecretStr = Field(
-        default=SecretStr("change-me-in-production"),
-        description="Signs web sessions and CSRF tokens",
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs web session cookies; unset: a random key kept in data_dir/session.key",
+    )
+    session_cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the session cookie Secure (HTTPS only); unset: on when base_url is https",
     )
     audit_key: SecretStr | None = Field(
         default=None,
@@ -73,6 +77,14 @@ class Settings(BaseSettings):
     alerts_cron: str = "0 7 * * *"
     escalations_cron: str = "0 * * * *"
     rescore_cron: str = "30 2 * * *"
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Whether the session cookie is sent over HTTPS only (the setting, else the scheme
+        of `base_url`)."""
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return (self.base_url or "").lower().startswith("https://")
 
 
 @lru_cache(maxsize=1)

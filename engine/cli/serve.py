@@ -65,12 +65,9 @@ def serve(
     if not _port_free(host, port):
         fail(f"--port: {host}:{port} is already in use (pick another with --port)")
     settings = get_settings()
-    if settings.secret_key.get_secret_value() == "change-me-in-production":
-        typer.echo(
-            "warning: CONTRACTFLOW_SECRET_KEY is the default; set a long random value "
-            "before anyone but you uses this server (it signs sessions)",
-            err=True,
-        )
+    from engine.services.sessions import session_secret
+
+    session_secret(settings)  # refuse a public key now, not in every worker
     # uvicorn re-raises SIGTERM after its own shutdown; make that an exception so the
     # scheduler's processes are stopped on the way out instead of being orphaned.
     signal.signal(signal.SIGTERM, _terminate)

@@ -158,15 +158,12 @@ def require_admin(who: Principal) -> None:
 def require_new_or_revisable(session: Session, who: Principal, code: str, today: dt.date) -> None:
     """A draft naming a stored contract is a revision of it: only for those who may revise.
 
-    A stored contract `who` may not see is refused without saying more about it."""
+    A stored contract `who` may not see answers 404, word for word as reading it would:
+    a 403 here would confirm to a stranger that the id exists."""
     exists_at_all = session.scalar(select(m.Contract.id).where(m.Contract.code == code))
     if exists_at_all is None:
         return
-    try:
-        row = contract_row(session, who, code, today)
-    except NotFound:
-        raise Forbidden(f"{code} is an existing contract that you may not revise") from None
-    require_revise(who, row)
+    require_revise(who, contract_row(session, who, code, today))
 
 
 class NotVisible(Forbidden):

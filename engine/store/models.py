@@ -154,6 +154,53 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None]
 
 
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random id; only its SHA-256 is stored, and a
+    request is signed in only while its row is here, unexpired and not revoked: logout,
+    a password change, losing a role or deactivation end sessions at once."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted per key (`account:NAME`, `address:IP`, `pair:NAME@IP`), in
+    the database so every uvicorn worker and a restart see the same counts."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime]
+    blocked_until: Mapped[dt.datetime | None]
+
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures_not_negative"),)
+
+
+class AdminEvent(Base):
+    """Append-only record of administration (users, roles, passwords, tokens, workflows).
+    Triggers refuse UPDATE and DELETE, as on `audit_events`."""
+
+    __tablename__ = "admin_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Who did it as text: a user name, or `cli:OSUSER` for a command run without `--as`.
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_admin_events_at", "at"),)
+
+
 class Delegation(Base):
     """Out of office: `from_user`'s tasks may be acted on by `to_user` between two dates."""
 

@@ -25,7 +25,7 @@ from alembic import context, op
 from engine.store.audit_hash import GENESIS, key_id, keyed_hash, legacy_hash
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
