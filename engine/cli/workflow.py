@@ -46,6 +46,9 @@ def register(app: typer.Typer) -> None:
     app.command("delegations")(delegations)
     app.command("reassign")(reassign)
     app.command("escalate")(escalate)
+    app.command("amend")(amend)
+    app.command("renew")(renew)
+    app.command("terminate")(terminate)
 
     obligations_app = typer.Typer(help="Obligation fulfilment.", no_args_is_help=True)
     obligations_app.command("fulfil")(fulfil)
@@ -162,6 +165,34 @@ def _print_contract(view: ContractView) -> None:
         ]
         print_table(
             rows, ["seq", "at", "action", "actor", "task", "stage", "note"], title="History"
+        )
+    _print_after_signing(view)
+
+
+def _print_after_signing(view: ContractView) -> None:
+    out = sys.stdout
+    if view.renews or view.renewed_by or view.terminated_on:
+        links = [
+            f"renews {view.renews}" if view.renews else "",
+            f"renewed by {view.renewed_by}" if view.renewed_by else "",
+            f"terminated on {view.terminated_on}" if view.terminated_on else "",
+        ]
+        out.write(" - ".join(x for x in links if x) + "\n")
+    if view.amendments:
+        print_table(
+            [
+                {
+                    "number": a.number,
+                    "status": a.status,
+                    "stage": a.stage,
+                    "reason": a.reason,
+                    "changes": ", ".join(c.field for c in a.changes),
+                    "revision": a.revision or "",
+                }
+                for a in view.amendments
+            ],
+            ["number", "status", "stage", "reason", "changes", "revision"],
+            title="Amendments",
         )
 
 
@@ -290,6 +321,60 @@ def show(
     with runtime() as rt:
         require_visible(rt, acting_as(rt, as_user), contract)
         view = do_show(rt, contract)
+    _emit_contract(view, fmt)
+
+
+ReasonOpt = Annotated[str, typer.Option("--reason", help="why (kept in the audit trail)")]
+
+
+def amend(
+    contract: Annotated[str, typer.Argument(help="contract id, e.g. SC-2026-0042")],
+    file: Annotated[Path, typer.Argument(help="the amended contract file (all its terms)")],
+    reason: ReasonOpt,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Open an amendment of a signed contract: the changed terms go through the
+    `amendment` workflow while the contract stays in fulfilment (docs/lifecycle.md)."""
+    from engine.services.lifecycle import amend as do_amend
+
+    user = acting_user(as_user)
+    with runtime() as rt:
+        view = do_amend(rt, contract, file, reason, user)
+    _emit_contract(view, fmt)
+
+
+def renew(
+    contract: Annotated[str, typer.Argument(help="contract id")],
+    file: Annotated[
+        Path | None, typer.Argument(help="the successor's terms (default: the same terms)")
+    ] = None,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Submit the successor of a signed contract (default: same terms, next period)."""
+    from engine.services.lifecycle import renew as do_renew
+
+    user = acting_user(as_user)
+    with runtime() as rt:
+        view = do_renew(rt, contract, user, file)
+    _emit_contract(view, fmt)
+
+
+def terminate(
+    contract: Annotated[str, typer.Argument(help="contract id")],
+    reason: ReasonOpt,
+    on: DateOpt = None,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """End an active contract: status terminated, open tasks cancelled, no more alerts."""
+    from engine.services.lifecycle import terminate as do_terminate
+
+    user = acting_user(as_user)
+    day = parse_date(on, "--on")
+    with runtime() as rt:
+        view = do_terminate(rt, contract, reason, user, on=day)
     _emit_contract(view, fmt)
 
 

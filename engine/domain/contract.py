@@ -15,6 +15,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from engine.domain.recurrence import (
+    MAX_BASE_ID,
+    MAX_OCCURRENCES,
+    Period,
+    occurrence_dates,
+    occurrence_id,
+)
+
 CONTRACT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
 
 
@@ -73,6 +81,11 @@ class ObligationStatus(StrEnum):
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=9, decimal_places=4)]
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
 ItemId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+#: An obligation id: a written id, or an occurrence of a recurring one (`OB-1#3`).
+ObligationId = Annotated[
+    str,
+    Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(#[1-9][0-9]*)?$"),
+]
 
 
 class _Strict(BaseModel):
@@ -108,8 +121,15 @@ class Guarantee(_Strict):
     expires_on: dt.date | None = None
 
 
+class Repeat(_Strict):
+    """`repeat: {every: month, until: 2027-12-31}` (docs/contract-format.md)."""
+
+    every: Period
+    until: dt.date
+
+
 class Obligation(_Strict):
-    id: ItemId
+    id: ObligationId
     party: Party
     kind: ObligationKind
     description: str = Field(default="", max_length=500)
@@ -120,6 +140,17 @@ class Obligation(_Strict):
     owner: str | None = Field(
         default=None, max_length=64, description="user told about this obligation"
     )
+    repeat: Repeat | None = None
+
+    def occurrences(self) -> list[Obligation]:
+        """This obligation as the obligations it stands for (itself, when it does not repeat)."""
+        if self.repeat is None:
+            return [self]
+        dates = occurrence_dates(self.due, self.repeat.every, self.repeat.until)
+        return [
+            self.model_copy(update={"id": occurrence_id(self.id, n), "due": day, "repeat": None})
+            for n, day in enumerate(dates, start=1)
+        ]
 
 
 class Contract(_Strict):
@@ -156,6 +187,10 @@ class Contract(_Strict):
         )
         if problems:
             raise ValueError("; ".join(f"{path}: {msg}" for path, msg in problems))
+        # A recurring obligation stands for its occurrences, each tracked on its own.
+        if any(o.repeat is not None for o in self.obligations):
+            expanded = [occ for o in self.obligations for occ in o.occurrences()]
+            object.__setattr__(self, "obligations", expanded)
         # Default guarantee ids by position (G-1, G-2, ...) so every guarantee is addressable.
         if any(g.id is None for g in self.guarantees):
             filled = [
@@ -257,8 +292,11 @@ def cross_field_problems(
     ]
     for key, find in checks:
         ids = [item.get("id") for item in _items(data, key)]
+        if key == "obligations":
+            ids = _expanded_ids(_items(data, key))
         for dup in find(ids):
             problems.append((key, f"id {dup} is used more than once"))
+    problems.extend(_repeat_problems(_items(data, "obligations")))
 
     for i, ob in enumerate(_items(data, "obligations")):
         status = ob.get("status", "open")
@@ -267,6 +305,61 @@ def cross_field_problems(
         if status != "fulfilled" and ob.get("fulfilled_on") not in (None, ""):
             problems.append(
                 (f"obligations[{i}].fulfilled_on", f"must be empty when status is {status}")
+            )
+    return problems
+
+
+def _repeat_of(ob: Mapping[str, Any]) -> tuple[dt.date, Period, dt.date] | None:
+    """(due, every, until) of a readable `repeat`, else None (field errors report the rest)."""
+    repeat = ob.get("repeat")
+    if not isinstance(repeat, Mapping):
+        return None
+    due, until = _as_date(ob.get("due")), _as_date(repeat.get("until"))
+    try:
+        every = Period(str(repeat.get("every")))
+    except ValueError:
+        return None
+    if due is None or until is None:
+        return None
+    return due, every, until
+
+
+def _expanded_ids(obligations: list[Mapping[str, Any]]) -> list[Any]:
+    ids: list[Any] = []
+    for ob in obligations:
+        parsed = _repeat_of(ob)
+        if parsed is None or not isinstance(ob.get("id"), str):
+            ids.append(ob.get("id"))
+            continue
+        count = min(len(occurrence_dates(*parsed)), MAX_OCCURRENCES)
+        ids.extend(occurrence_id(ob["id"], n) for n in range(1, count + 1))
+    return ids
+
+
+def _repeat_problems(obligations: list[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for i, ob in enumerate(obligations):
+        if ob.get("repeat") is None:
+            continue
+        where = f"obligations[{i}]"
+        oid = ob.get("id")
+        if isinstance(oid, str) and "#" in oid:
+            problems.append((f"{where}.id", "a recurring obligation's id may not contain #"))
+        elif isinstance(oid, str) and len(oid) > MAX_BASE_ID:
+            problems.append(
+                (f"{where}.id", f"at most {MAX_BASE_ID} characters when it repeats (ids add #N)")
+            )
+        if ob.get("status", "open") != "open":
+            problems.append((f"{where}.repeat", "only an open obligation can repeat"))
+        parsed = _repeat_of(ob)
+        if parsed is None:
+            continue
+        due, every, until = parsed
+        if until < due:
+            problems.append((f"{where}.repeat.until", f"{until} is before due {due}"))
+        elif len(occurrence_dates(due, every, until)) > MAX_OCCURRENCES:
+            problems.append(
+                (f"{where}.repeat.until", f"more than {MAX_OCCURRENCES} occurrences; end it sooner")
             )
     return problems
 

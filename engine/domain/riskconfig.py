@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Rate = Annotated[Decimal, Field(gt=0)]
 
@@ -25,7 +25,19 @@ class RiskConfig(BaseModel):
     fx_rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Rate] = Field(default_factory=dict)
     parameters: dict[str, Decimal] = Field(default_factory=dict)
     holidays: list[dt.date] = Field(default_factory=list)
+    # Days before a contract's end_date at which its owner is told it expires (SPEC 8).
+    expiry_alert_days: list[Annotated[int, Field(ge=1, le=3650)]] = Field(
+        default_factory=lambda: [90, 60, 30], min_length=1, max_length=12
+    )
     checksum: str = Field(default="", exclude=True)
+
+    @field_validator("expiry_alert_days")
+    @classmethod
+    def _distinct_levels(cls, days: list[int]) -> list[int]:
+        """Largest first (the first alert first); each level once."""
+        if len(set(days)) != len(days):
+            raise ValueError(f"each number of days may appear once, got {days}")
+        return sorted(days, reverse=True)
 
     @property
     def currencies(self) -> frozenset[str]:

@@ -40,6 +40,7 @@ class TaskView(_View):
     closed_at: dt.datetime | None = None
     decided_by: str | None = None
     comment: str | None = None
+    amendment: int | None = None  # the amendment's number, for a task of an amendment
 
 
 class HistoryEntry(_View):
@@ -86,6 +87,25 @@ class TermChange(_View):
     after: Any = None
 
 
+class AmendmentView(_View):
+    """One amendment of a contract (SPEC section 8): `status` is open, in_force, rejected
+    (or cancelled, when the contract was terminated while it was open)."""
+
+    number: int
+    status: str
+    reason: str
+    changes: list[TermChange] = Field(default_factory=list)
+    stage: str
+    workflow: str = "amendment"
+    workflow_version: int = 1
+    submitted_by: str
+    submitted_at: dt.datetime
+    closed_at: dt.datetime | None = None
+    base_revision: int
+    revision: int | None = None  # the contract revision it became, once in force
+    max_severity: str = "none"
+
+
 class RevisionView(_View):
     number: int
     submitted_by: str
@@ -119,6 +139,10 @@ class ContractView(_View):
     obligations: list[ObligationView] = Field(default_factory=list)
     guarantees: list[GuaranteeView] = Field(default_factory=list)
     terms: dict[str, Any] = Field(default_factory=dict)
+    amendments: list[AmendmentView] = Field(default_factory=list)
+    renews: str | None = None  # the contract this one renews
+    renewed_by: str | None = None  # the contract that renews this one
+    terminated_on: dt.date | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
 

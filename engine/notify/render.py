@@ -30,7 +30,12 @@ LEVEL_LABELS = {
     "overdue": "Overdue",
     "overdue_high": "Overdue (high)",
     "overdue_critical": "Overdue (critical)",
+    "renewal_notice": "Renewal notice due",
 }
+
+#: Outbox kinds about a whole contract (expiry, renewal notice): their calendar event is
+#: the end date or the notice deadline.
+CONTRACT_KINDS = ("contract_expiry", "renewal_notice")
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,18 @@ def render_email(
             organizer=mail_from,
             url=context["link"],
         )
+    elif kind in CONTRACT_KINDS:
+        context = contract_context(payload, level, base_url)
+        what = "renewal notice deadline" if kind == "renewal_notice" else "end of the contract"
+        ics = due_date_event(
+            uid=uid,
+            due=context["on"],
+            summary=f"{context['contract']}: {what}",
+            description=f"{context['level_label']}: contract {context['contract']} "
+            f"({context['title']}) - {what} on {context['on'].isoformat()}.",
+            organizer=mail_from,
+            url=context["link"],
+        )
     else:
         context = generic_context(payload, level, base_url)
         ics = None
@@ -122,6 +139,24 @@ def render_email(
     text = _render(env, kind, "txt", context)
     html = _render(env, kind, "html", context)
     return RenderedEmail(subject=subject, text=text, html=html, ics=ics)
+
+
+def contract_context(payload: dict[str, Any], level: str, base_url: str | None) -> dict[str, Any]:
+    """Variables for an expiry or renewal-notice alert from the payload planning stored."""
+    on = dt.date.fromisoformat(str(payload["on_date"]))
+    as_of = dt.date.fromisoformat(str(payload["as_of"]))
+    link = f"{base_url.rstrip('/')}/contracts/{payload['contract']}" if base_url else None
+    label = LEVEL_LABELS.get(level) or f"Expiring in {payload.get('days')} days"
+    return {
+        **payload,
+        "level": level,
+        "level_label": label,
+        "on": on,
+        "end": dt.date.fromisoformat(str(payload["end_date"])),
+        "as_of_date": as_of,
+        "days_left": max((on - as_of).days, 0),
+        "link": link,
+    }
 
 
 def generic_context(payload: dict[str, Any], level: str, base_url: str | None) -> dict[str, Any]:

@@ -172,7 +172,7 @@ WITH due AS (
     FROM obligations o
     JOIN contracts c ON c.id = o.contract_id
     JOIN users ow ON ow.id = c.owner_id
-    WHERE o.status = 'open' AND o.due <= :soon_until
+    WHERE o.status = 'open' AND o.due <= :soon_until AND c.status = 'active'
 ),
 fresh AS (
     SELECT d.*, {key} AS key,
@@ -197,7 +197,10 @@ ON CONFLICT (key) DO NOTHING
 
 
 def _count_sql() -> str:
-    return "SELECT count(*) FROM obligations o WHERE o.status = 'open' AND o.due <= :soon_until"
+    return (
+        "SELECT count(*) FROM obligations o JOIN contracts c ON c.id = o.contract_id "
+        "WHERE o.status = 'open' AND o.due <= :soon_until AND c.status = 'active'"
+    )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The overdue-obligation alert job and the operator's view of the outbox.
+"""The alert job (overdue obligations, contract expiry, renewal notices) and the operator's view of the outbox.
 
 `run_alerts` = plan (one set-based statement, `engine.services.alert_planning`) + send every
 due outbox row (`engine.services.delivery`), including the task escalations the workflow's SLA
@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.services.alert_planning import PlanResult, plan_obligation_alerts
 from engine.services.delivery import SendResult, mail_domain, send_pending
+from engine.services.expiry_planning import plan_contract_alerts
 from engine.services.runtime import Runtime
 from engine.store import models as m
 
@@ -32,15 +33,16 @@ STATUSES = tuple(m.OUTBOX_STATUSES)
 
 
 def plan_alerts(rt: Runtime, as_of: dt.date | None = None) -> PlanResult:
-    """Queue one outbox row per obligation at its current level (idempotent)."""
+    """Queue one outbox row per obligation at its current level, and per contract and
+    expiry / renewal-notice level reached (idempotent), in one transaction."""
+    day, now, domain = as_of or rt.today(), rt.clock(), mail_domain(rt)
     with rt.db.transaction() as session:
-        return plan_obligation_alerts(
-            session,
-            rt.risk_config,
-            as_of or rt.today(),
-            now=rt.clock(),
-            domain=mail_domain(rt),
-        )
+        obligations = plan_obligation_alerts(session, rt.risk_config, day, now=now, domain=domain)
+        contracts = plan_contract_alerts(session, rt.risk_config, day, now=now, domain=domain)
+    return PlanResult(
+        candidates=obligations.candidates + contracts.candidates,
+        planned=obligations.planned + contracts.planned,
+    )
 
 
 def send_alerts(rt: Runtime, **options: Any) -> SendResult:

@@ -267,7 +267,11 @@ def _pinned_problems(
         documents[number].append(content)
     pinned: set[int] = set()
     for event in events:
-        if event.revision is None or event.action not in REVISION_ACTIONS:
+        # An event brings a revision in when it is a submit/revise, or pins one (the
+        # decision that puts an amendment in force).
+        if event.revision is None or (
+            event.action not in REVISION_ACTIONS and event.terms_sha256 is None
+        ):
             continue
         where = f"{code}: revision {event.revision}"
         pinned.add(event.revision)

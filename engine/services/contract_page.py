@@ -12,15 +12,18 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.domain.views import ContractView, TaskView
-from engine.domain.workflow import TASK_ACTIONS
-from engine.services import access
+from engine.domain.workflow import TASK_ACTIONS, WorkflowSpec
+from engine.services import access, amendments, lifecycle, renewals
 from engine.services.auth import Principal
 from engine.services.inbox import delegator_names_and_roles
 from engine.services.runtime import Runtime
 from engine.services.views import contract_view
 from engine.services.workflows import spec_for
+from engine.store import models as m
 
 
 class StageMark(BaseModel):
@@ -52,6 +55,7 @@ class MyTask(BaseModel):
     approved_by: list[str]
     on_behalf_of: str | None
     actions: list[str]
+    amendment: int | None = None  # a task of the contract's amendment
 
 
 class Installment(BaseModel):
@@ -72,6 +76,9 @@ class ContractPage(BaseModel):
     open_tasks: list[TaskView]
     may_revise: bool
     may_fulfil: bool
+    may_amend: bool = False
+    may_renew: bool = False
+    may_terminate: bool = False
     days_to: dict[str, int]
     installments: list[Installment]
     base_currency: str
@@ -99,6 +106,22 @@ def contract_page(rt: Runtime, who: Principal, code: str) -> ContractPage:
         delegators = delegator_names_and_roles(session, who, today)
         may_revise = access.may_revise(who, row)
         may_fulfil = access.may_fulfil(who, row)
+        amendment_spec = _open_amendment_spec(session, row)
+        signed = renewals.signed(spec, row)
+        may_amend = (
+            (who.has(*amendments.AMEND_ROLES) or who.id in (row.owner_id, row.submitted_by_id))
+            and row.status == "active"
+            and spec.stage(row.stage).tracks == "obligations"
+            and amendment_spec is None
+        )
+        may_renew = (
+            (who.id == row.owner_id or who.has(*renewals.RENEW_ROLES))
+            and who.has(*lifecycle.SUBMITTER_ROLES)
+            and row.status != "terminated"
+            and signed
+            and view.renewed_by is None
+        )
+        may_terminate = who.has(*renewals.TERMINATE_ROLES) and row.status == "active"
 
     visited = {view.stage}
     for event in view.history:
@@ -118,6 +141,12 @@ def contract_page(rt: Runtime, who: Principal, code: str) -> ContractPage:
         )
     current = spec.stage(view.stage)
     allowed = [a for a in TASK_ACTIONS if a in current.actions]
+    open_amendment = next((a for a in view.amendments if a.status == "open"), None)
+    amendment_allowed = (
+        [a for a in TASK_ACTIONS if a in amendment_spec.stage(open_amendment.stage).actions]
+        if amendment_spec is not None and open_amendment is not None
+        else []
+    )
     open_tasks = [t for t in view.tasks if t.status == "open"]
     mine = []
     for task in open_tasks:
@@ -134,7 +163,8 @@ def contract_page(rt: Runtime, who: Principal, code: str) -> ContractPage:
                 approvals_required=task.approvals_required,
                 approved_by=task.approved_by,
                 on_behalf_of=on_behalf if isinstance(on_behalf, str) else None,
-                actions=allowed,
+                actions=amendment_allowed if task.amendment else allowed,
+                amendment=task.amendment,
             )
         )
     days_to = {o.id: (o.due - today).days for o in view.obligations}
@@ -146,10 +176,23 @@ def contract_page(rt: Runtime, who: Principal, code: str) -> ContractPage:
         # a revision is taken while the contract waits in its first stage (sent back)
         may_revise=may_revise and view.status == "active" and view.stage == spec.first.id,
         may_fulfil=may_fulfil and view.status == "active",
+        may_amend=may_amend,
+        may_renew=may_renew,
+        may_terminate=may_terminate,
         days_to=days_to,
         installments=_installments(view),
         base_currency=rt.risk_config.base_currency,
     )
+
+
+def _open_amendment_spec(session: Session, row: m.Contract) -> WorkflowSpec | None:
+    """The workflow of the contract's open amendment (its tasks' buttons), if one is open."""
+    workflow_id = session.scalar(
+        select(m.Amendment.workflow_id).where(
+            m.Amendment.contract_id == row.id, m.Amendment.status == "open"
+        )
+    )
+    return spec_for(session, workflow_id) if workflow_id is not None else None
 
 
 def _installments(view: ContractView) -> list[Installment]:

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 from engine.domain.views import ActOutcome, ContractView
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.services import transitions as tx
+from engine.services.amendments import EvaluatorNeeded, decide_amendment
 from engine.services.evaluation_report import store_evaluation_report
 from engine.services.runtime import Runtime
 from engine.services.transitions import Someone
-from engine.services.unit_of_work import get_user, unit_of_work
+from engine.services.unit_of_work import evaluator_ready, get_user, unit_of_work
 from engine.services.views import (
     active_delegators,
     contract_view,
@@ -52,9 +53,15 @@ def act(
     self-approval), `InvalidInput` (unknown action, missing comment). Returns the
     contract as `show` prints it (read in the same transaction).
     """
-    with unit_of_work(rt) as session:
-        row, outcome = _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)
-        view = contract_view(session, rt, row)
+    try:
+        with unit_of_work(rt) as session:
+            row, outcome = _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)
+            view = contract_view(session, rt, row)
+    except EvaluatorNeeded:  # an amendment goes in force: score it with an evaluator built now
+        evaluator_ready(rt)
+        with unit_of_work(rt) as session:
+            row, outcome = _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)
+            view = contract_view(session, rt, row)
     if keep_evaluation_report(rt, outcome.contract, outcome.from_stage, outcome.stage):
         return show(rt, outcome.contract)
     return view
@@ -70,8 +77,13 @@ def decide(
 ) -> ActOutcome:
     """`act` without building the full contract view afterwards (for batch callers and
     the benchmark): same checks, same transaction, a small result."""
-    with unit_of_work(rt) as session:
-        outcome = _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)[1]
+    try:
+        with unit_of_work(rt) as session:
+            outcome = _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)[1]
+    except EvaluatorNeeded:
+        evaluator_ready(rt)
+        with unit_of_work(rt) as session:
+            outcome = _decide_in(session, rt, task_id, action, username, comment, on_behalf_of)[1]
     keep_evaluation_report(rt, outcome.contract, outcome.from_stage, outcome.stage)
     return outcome
 
@@ -107,6 +119,17 @@ def _decide_in(
     if task.status != "open":
         raise Conflict(f"task {task_id} is {task.status.replace('_', ' ')}, not open")
     user = get_user(session, username)
+    if task.amendment_id is not None:  # a task of the contract's amendment, not its own
+        return decide_amendment(
+            session,
+            rt,
+            task,
+            row,
+            user,
+            action,
+            comment,
+            lambda st: _principal(session, rt, user, task, st, action, on_behalf_of),
+        )
     if task.stage != row.stage or task.revision != row.current_revision:
         raise Conflict(f"task {task_id} belongs to an earlier step of {row.code}")
     state, tasks = tx.state(

@@ -2,6 +2,7 @@
 
 The use cases live in modules named for them: `submission` (submit, revise), `decisions`
 (act on approval tasks), `obligations` (fulfil, waive), `delegation` (delegate, reassign),
+`amendments` (amend a signed contract), `renewals` (renew, terminate),
 all on the shared plumbing of `unit_of_work` and the term storage of `revisions`. Each
 call is one transaction: load the stored state, ask the pure machine
 (`engine.workflow.machine.transition`) what happens, apply its effects, append one audit
@@ -14,9 +15,11 @@ This module keeps the names callers import; signatures here are stable.
 from __future__ import annotations
 
 from engine.domain.views import ContractView
+from engine.services.amendments import AMENDMENT_WORKFLOW, amend, amend_contract
 from engine.services.decisions import EVALUATION_STAGE, act, decide
 from engine.services.delegation import REASSIGN_ROLES, delegate, list_delegations, reassign
 from engine.services.obligations import OBLIGATION_ROLES, fulfil_obligation, waive_obligation
+from engine.services.renewals import RENEW_ROLES, TERMINATE_ROLES, renew, terminate
 from engine.services.submission import (
     DEFAULT_WORKFLOW,
     SUBMITTER_ROLES,
@@ -27,22 +30,29 @@ from engine.services.submission import (
 from engine.services.unit_of_work import Person, get_user
 
 __all__ = [
+    "AMENDMENT_WORKFLOW",
     "DEFAULT_WORKFLOW",
     "EVALUATION_STAGE",
     "OBLIGATION_ROLES",
     "REASSIGN_ROLES",
+    "RENEW_ROLES",
     "SUBMITTER_ROLES",
+    "TERMINATE_ROLES",
     "ContractView",
     "Person",
     "act",
+    "amend",
+    "amend_contract",
     "decide",
     "delegate",
     "fulfil_obligation",
     "get_user",
     "list_delegations",
     "reassign",
+    "renew",
     "revise",
     "submit",
     "submit_contract",
+    "terminate",
     "waive_obligation",
 ]

@@ -32,9 +32,15 @@ def checksum(terms: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(terms, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def sync_items(session: Session, row: m.Contract, contract: Contract) -> None:
+def sync_items(
+    session: Session, row: m.Contract, contract: Contract, *, keep_removed: bool = False
+) -> list[str]:
     """Guarantees and obligations follow the current revision. An obligation already
-    fulfilled or waived stays so unless the new file says otherwise explicitly."""
+    fulfilled or waived stays so unless the new file says otherwise explicitly.
+
+    An obligation the new terms no longer list is deleted - or, with `keep_removed` (an
+    amendment of a contract in fulfilment), kept: waived when it was open, as it was when
+    settled. Returns the ids waived that way."""
     old = {
         o.oid: o
         for o in session.scalars(select(m.Obligation).where(m.Obligation.contract_id == row.id))
@@ -42,9 +48,15 @@ def sync_items(session: Session, row: m.Contract, contract: Contract) -> None:
     for stored in session.scalars(select(m.Guarantee).where(m.Guarantee.contract_id == row.id)):
         session.delete(stored)
     kept = {ob.id for ob in contract.obligations}
+    waived: list[str] = []
     for oid, o in old.items():
-        if oid not in kept:
+        if oid in kept:
+            continue
+        if not keep_removed:
             session.delete(o)
+        elif o.status == "open":
+            o.status = "waived"
+            waived.append(oid)
     session.flush()
     for g in contract.guarantees:
         session.add(
@@ -75,6 +87,7 @@ def sync_items(session: Session, row: m.Contract, contract: Contract) -> None:
         target.status = status
         target.fulfilled_on = fulfilled_on
         target.owner = ob.owner
+    return waived
 
 
 @dataclass(frozen=True)
@@ -227,6 +240,8 @@ def terms_fields(row: m.Contract, contract: Contract, amount_base: Any) -> None:
     row.amount_base = amount_base
     row.start_date = contract.start_date
     row.end_date = contract.end_date
+    row.auto_renewal = contract.auto_renewal
+    row.renewal_notice_days = contract.renewal_notice_days
 
 
 def store_revision(
@@ -237,11 +252,13 @@ def store_revision(
     user: Someone,
     source: str,
     now: dt.datetime,
+    *,
+    keep_removed: bool = False,
 ) -> tuple[dict[str, Any], RiskReport]:
     """The terms of `row`'s current revision everywhere they live: the revision row, its
     kept document, the guarantees and obligations tables, and its risk flags."""
     terms = add_revision(session, row, contract, user, source, now)
     store_revision_document(session, rt, row, row.current_revision, contract)
-    sync_items(session, row, contract)
+    sync_items(session, row, contract, keep_removed=keep_removed)
     session.flush()
     return terms, evaluate_and_store(session, rt, row, contract)

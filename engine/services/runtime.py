@@ -67,6 +67,12 @@ class Runtime:
 
         return active_rules(self)
 
+    @property
+    def has_evaluator(self) -> bool:
+        """Whether the evaluator is built (using it inside a transaction is safe only then:
+        building it reads the stored rule set in a transaction of its own)."""
+        return self._evaluator is not None
+
     def set_evaluator(self, evaluator: RiskEvaluator) -> None:
         """Use a given evaluator (tests route with evaluators built for the case)."""
         self._evaluator = evaluator

@@ -15,6 +15,7 @@ from engine.domain.risk import RiskReport
 from engine.domain.views import ContractView
 from engine.domain.workflow import WorkflowSpec
 from engine.errors import Conflict, InvalidInput
+from engine.services import audit
 from engine.services import transitions as tx
 from engine.services.contracts import read_contract
 from engine.services.documents import revision_document
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
 
 DEFAULT_WORKFLOW = "standard"
+AMENDMENT_WORKFLOW = "amendment"  # engine.services.amendments runs it
 
 
 SUBMITTER_ROLES = frozenset({"contract_admin", "admin"})
@@ -116,13 +118,21 @@ def submit_contract(
     *,
     workflow: str | None = None,
     source: str = "",
+    renews: str | None = None,
 ) -> ContractView:
     """Submit an already-read `Contract` (the web app's upload path uses this).
+
+    `renews` names the contract this one succeeds (`renewals.renew`): linked, and the old
+    contract's audit chain records the renewal, in the same transaction.
 
     A new contract is scored and its document rendered before the write transaction
     opens (both need only the terms and the id), so the transaction holds its locks -
     SQLite's database lock, the new row's on PostgreSQL - only for the INSERTs.
     """
+    if workflow == AMENDMENT_WORKFLOW:
+        raise InvalidInput(
+            "--workflow: amendment runs amendments of signed contracts (contractflow amend)"
+        )
     now = rt.clock()
     evaluator_ready(rt)
     if contract.id is None:
@@ -180,6 +190,7 @@ def submit_contract(
             updated_at=now,
         )
         terms_fields(row, contract, rt.risk_config.to_base(contract.amount, contract.currency))
+        renewed = _renewed(session, renews, row, now) if renews else None
         session.add(row)
         session.flush()
         store_new(session, row, contract, prepared, user, source, now)
@@ -197,9 +208,36 @@ def submit_contract(
                 "workflow": spec.name,
                 "version": spec.version,
                 "source": source,
+                **({"renews": renews} if renews else {}),
             },
         )
+        if renewed is not None:
+            audit.append(
+                session,
+                renewed.id,
+                "renew",
+                at=now,
+                actor_id=user.id,
+                from_stage=renewed.stage,
+                to_stage=renewed.stage,
+                revision=renewed.current_revision,
+                details={"renewed_by": row.code},
+            )
         return contract_view(session, rt, row)
+
+
+def _renewed(session: Session, code: str, successor: m.Contract, now: dt.datetime) -> m.Contract:
+    """The contract a renewal succeeds, locked; refused when another renewal got there first."""
+    old = session.scalar(select(m.Contract).where(m.Contract.code == code))
+    if old is None:
+        raise Conflict(f"{code} does not exist")
+    lock_row(old, now)
+    session.flush()
+    taken = session.scalar(select(m.Contract.code).where(m.Contract.renews_id == old.id))
+    if taken is not None:
+        raise Conflict(f"{code} is already renewed by {taken}")
+    successor.renews_id = old.id
+    return old
 
 
 def revise(rt: Runtime, code: str, path: Path, username: str) -> ContractView:

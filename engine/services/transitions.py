@@ -206,6 +206,7 @@ _STAGE_TASKS = (
         _TASKS.c.status == "open",
         _TASKS.c.stage == bindparam("stage"),
         _TASKS.c.revision == bindparam("revision"),
+        _TASKS.c.amendment_id.is_(None),  # an amendment's tasks are its own workflow's
     )
     .order_by(_TASKS.c.id)
 )
@@ -307,6 +308,8 @@ def write(
     actor: Someone | None = None,
     comment: str | None = None,
     on_behalf_of: Someone | None = None,
+    task_values: Mapping[str, Any] | None = None,
+    pin_revision: bool = False,
 ) -> None:
     """Write a transition and its audit event (`event`: the fields of `audit.next_event`
     besides the contract, the action and the stages).
@@ -314,7 +317,8 @@ def write(
     Order matters: the contract row first (new stage and status, the audit chain's new
     head, its version checked and bumped: the lock, see the module doc), then the task
     rows touched (their versions checked too), then approvals, new tasks and the event
-    as plain INSERTs.
+    as plain INSERTs. `task_values` override columns of the tasks opened (an amendment's
+    tasks carry its id).
     """
     from_stage = row.stage
     row.stage = tr.state.stage
@@ -326,7 +330,7 @@ def write(
         "actor_name": actor.username if actor is not None else None,
         **event,
     }
-    if action in audit.REVISION_ACTIONS:  # pin the revision's terms and kept document
+    if action in audit.REVISION_ACTIONS or pin_revision:  # pin the revision's terms, document
         fields.update(audit.revision_pins(session, row.id, row.current_revision))
     record = audit.next_event(session, row, action, at=now, **fields)
     session.flush()
@@ -345,6 +349,7 @@ def write(
                     "due_at": effect.due_at,
                     "escalate_to": effect.escalate_to,
                     "created_at": now,
+                    **(task_values or {}),
                 }
             )
         elif isinstance(effect, AddApproval):

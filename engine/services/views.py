@@ -30,6 +30,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from engine.domain.contract import Contract
 from engine.domain.risk import Flag, Severity
 from engine.domain.views import (
+    AmendmentView,
     ContractSummary,
     ContractView,
     GuaranteeView,
@@ -108,6 +109,12 @@ _OBLIGATIONS_OF = (
     select(_OBLIGATIONS)
     .where(_OBLIGATIONS.c.contract_id == bindparam("cid"))
     .order_by(_OBLIGATIONS.c.id)
+)
+_AMENDMENTS = _table(m.Amendment)
+_AMENDMENTS_OF = (
+    select(_AMENDMENTS)
+    .where(_AMENDMENTS.c.contract_id == bindparam("cid"))
+    .order_by(_AMENDMENTS.c.number)
 )
 _GUARANTEES_OF = (
     select(_GUARANTEES)
@@ -212,11 +219,24 @@ def task_views(
     *,
     approvals: Mapping[int, list[int]] | None = None,
     names: Mapping[int, str] | None = None,
+    amendments: Mapping[int, int] | None = None,
 ) -> list[TaskView]:
     """Views for a list of tasks: one query for approvals, one for user names (none when
-    the caller has read them already)."""
+    the caller has read them already), one for amendment numbers (only when a task
+    belongs to an amendment and the caller has not read them)."""
     if approvals is None:
         approvals = _approvals(session, tasks)
+    if amendments is None:
+        wanted = {t.amendment_id for t in tasks if t.amendment_id is not None}
+        amendments = (
+            dict(
+                session.execute(
+                    select(m.Amendment.id, m.Amendment.number).where(m.Amendment.id.in_(wanted))
+                ).all()
+            )
+            if wanted
+            else {}
+        )
     if names is None:
         names = usernames(session, _task_user_ids(tasks, approvals))
     out = []
@@ -242,6 +262,7 @@ def task_views(
                 closed_at=t.closed_at,
                 decided_by=names.get(t.decided_by_id) if t.decided_by_id else None,
                 comment=t.comment,
+                amendment=amendments.get(t.amendment_id) if t.amendment_id else None,
             )
         )
     return out
@@ -256,10 +277,24 @@ def contract_view(session: Session, rt: Runtime, row: m.Contract) -> ContractVie
     revisions = _rows(session, _REVISIONS_OF, cid=row.id)
     obligations = _rows(session, _OBLIGATIONS_OF, cid=row.id)
     guarantees = _rows(session, _GUARANTEES_OF, cid=row.id)
+    # Amendments and renewal links cost no query for a contract without them: its audit
+    # trail (read anyway) has an `amend` event for each amendment and a `renew` event when
+    # it was renewed; a successor's `submit` names the contract it renews.
+    actions = {e.action for e in events}
+    amendments = _rows(session, _AMENDMENTS_OF, cid=row.id) if "amend" in actions else []
+    renewed_by = next(
+        ((e.details or {}).get("renewed_by") for e in reversed(events) if e.action == "renew"), None
+    )
+    renews = (
+        next(((e.details or {}).get("renews") for e in events if e.action == "submit"), None)
+        if row.renews_id is not None
+        else None
+    )
     approvals = _approvals(session, tasks)
     names = usernames(  # everyone the view names, in one query
         session,
         [row.owner_id, row.submitted_by_id]
+        + [a.submitted_by_id for a in amendments]
         + [e.actor_id for e in events]
         + [e.on_behalf_of_id for e in events]
         + [r.submitted_by_id for r in revisions]
@@ -293,7 +328,13 @@ def contract_view(session: Session, rt: Runtime, row: m.Contract) -> ContractVie
         max_severity=row.max_severity,
         flags=current_flags(session, row.id),
         tasks=task_views(
-            session, tasks, {row.id: (row.code, row.title)}, now, approvals=approvals, names=names
+            session,
+            tasks,
+            {row.id: (row.code, row.title)},
+            now,
+            approvals=approvals,
+            names=names,
+            amendments={a.id: a.number for a in amendments},
         ),
         history=[
             HistoryEntry(
@@ -341,8 +382,33 @@ def contract_view(session: Session, rt: Runtime, row: m.Contract) -> ContractVie
             for g in guarantees
         ],
         terms=dict(current_terms),
+        amendments=[_amendment_view(session, a, names) for a in amendments],
+        renews=renews,
+        renewed_by=renewed_by,
+        terminated_on=row.terminated_on,
         created_at=row.created_at,
         updated_at=row.updated_at,
+    )
+
+
+def _amendment_view(session: Session, a: Row[Any], names: Mapping[int, str]) -> AmendmentView:
+    from engine.services.workflows import spec_for
+
+    wf = spec_for(session, a.workflow_id)
+    return AmendmentView(
+        number=a.number,
+        status=a.status,
+        reason=a.reason,
+        changes=[TermChange.model_validate(c) for c in a.changes or []],
+        stage=a.stage,
+        workflow=wf.name,
+        workflow_version=wf.version,
+        submitted_by=names.get(a.submitted_by_id, "?"),
+        submitted_at=a.created_at,
+        closed_at=a.closed_at,
+        base_revision=a.base_revision,
+        revision=a.revision,
+        max_severity=a.max_severity,
     )
 
 

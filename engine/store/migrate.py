@@ -27,11 +27,34 @@ def upgrade(db: Database, audit_key: Callable[[], bytes] | None = None) -> str:
     `audit_key` gives the audit trail's key to the migration that re-keys existing
     chains (0004); it is called only when there are events to re-key."""
     cfg = _config()
+    if db.dialect == "sqlite":
+        _upgrade_sqlite(db, cfg)
+        return head_revision()
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection
         cfg.attributes["audit_key"] = audit_key
         command.upgrade(cfg, "head")
     return head_revision()
+
+
+def _upgrade_sqlite(db: Database, cfg: Config) -> None:
+    """SQLite changes a CHECK constraint by copying the table (Alembic's batch mode) and
+    dropping the old one; with foreign keys enforced, dropping `contracts` would cascade
+    into every table that references it. So foreign keys are off while the migrations run
+    (the pragma works only outside a transaction) and checked before the commit."""
+    with db.engine.connect() as connection:
+        raw = connection.connection.dbapi_connection  # outside SQLAlchemy's autobegin
+        assert raw is not None
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, "head")
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def head_revision() -> str:

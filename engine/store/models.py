@@ -75,7 +75,7 @@ def _in(column: str, values: list[str]) -> str:
 
 
 DIRECTIONS = ["sell", "buy"]
-CONTRACT_STATUSES = ["active", "closed"]
+CONTRACT_STATUSES = ["active", "closed", "terminated"]
 SEVERITIES = ["none", "low", "medium", "high", "critical"]
 FLAG_SEVERITIES = ["low", "medium", "high", "critical"]
 GUARANTEE_KINDS = [
@@ -92,7 +92,8 @@ OBLIGATION_KINDS = ["payment", "delivery", "service", "document", "other"]
 OBLIGATION_STATUSES = ["open", "fulfilled", "waived"]
 TASK_STATUSES = ["open", "approved", "rejected", "changes_requested", "cancelled"]
 OUTBOX_STATUSES = ["pending", "sent", "failed"]
-OUTBOX_KINDS = ["obligation_alert", "task_escalation"]
+OUTBOX_KINDS = ["obligation_alert", "task_escalation", "contract_expiry", "renewal_notice"]
+AMENDMENT_STATUSES = ["open", "in_force", "rejected", "cancelled"]
 DOCUMENT_KINDS = ["contract", "diff", "report"]
 
 
@@ -259,6 +260,12 @@ class Contract(Base):
     status: Mapped[str] = mapped_column(String(10), default="active")
     current_revision: Mapped[int] = mapped_column(Integer, default=1)
     max_severity: Mapped[str] = mapped_column(String(10), default="none")
+    # Terms the expiry planner reads (copied from the current revision, like the dates).
+    auto_renewal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    renewal_notice_days: Mapped[int | None] = mapped_column(Integer)
+    # The contract this one renews (`renew`), and the day a `terminate` took effect.
+    renews_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"), unique=True)
+    terminated_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # The head of the contract's audit chain, so `audit verify` notices removed last events.
@@ -276,6 +283,57 @@ class Contract(Base):
         CheckConstraint("end_date >= start_date", name="dates_ordered"),
         CheckConstraint("current_revision > 0", name="revision_positive"),
         Index("ix_contracts_stage_status", "status", "stage"),
+        # The expiry planner: active contracts by end date.
+        Index(
+            "ix_contracts_active_end",
+            "end_date",
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+    )
+
+
+class Amendment(Base):
+    """A change to a signed contract, run through its own workflow instance (the
+    `amendment` workflow) while the contract stays in fulfilment under the terms in force.
+    Its tasks are `tasks` rows with `amendment_id` set; in force, its terms become the
+    contract's next revision (docs/lifecycle.md)."""
+
+    __tablename__ = "amendments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow_definitions.id"))
+    stage: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    reason: Mapped[str] = mapped_column(Text)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    source_name: Mapped[str] = mapped_column(String(255), default="")
+    base_revision: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int | None] = mapped_column(Integer)  # the contract revision it became
+    max_severity: Mapped[str] = mapped_column(String(10), default="none")
+    # The amended terms' risk when opened (categories, rules, flags): what routes read.
+    risk: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __table_args__ = (
+        UniqueConstraint("contract_id", "number", name="uq_amendments_contract_number"),
+        CheckConstraint(_in("status", AMENDMENT_STATUSES), name="status"),
+        CheckConstraint("number > 0", name="number_positive"),
+        # One open amendment per contract, whoever races to open a second.
+        Index(
+            "uq_amendments_one_open",
+            "contract_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
     )
 
 
@@ -373,6 +431,10 @@ class Task(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id", ondelete="CASCADE"))
+    # Set on the tasks of an amendment's workflow (its stages, not the contract's).
+    amendment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("amendments.id", ondelete="CASCADE"), index=True
+    )
     revision: Mapped[int] = mapped_column(Integer)
     stage: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(ForeignKey("roles.name"))

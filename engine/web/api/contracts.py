@@ -54,7 +54,9 @@ class FulfilRequest(BaseModel):
 def list_contracts(
     rt: RuntimeDep,
     user: ApiUser,
-    status_: Annotated[str | None, Query(alias="status", pattern="^(active|closed)$")] = None,
+    status_: Annotated[
+        str | None, Query(alias="status", pattern="^(active|closed|terminated)$")
+    ] = None,
     stage: Name = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -129,6 +131,83 @@ def get_document(
 def get_report(rt: RuntimeDep, user: ApiUser, code: ContractCode) -> Response:
     """The evaluation report (.docx): the one kept when the contract entered evaluation."""
     return download_report(rt, user, code)
+
+
+class AmendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=4000, description="why the terms change")
+    terms: dict[str, Any] = Field(
+        description="the amended contract, all its terms (docs/contract-format.md)"
+    )
+
+
+class RenewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    terms: dict[str, Any] | None = Field(
+        default=None, description="the successor's terms (default: the same, next period)"
+    )
+
+
+class TerminateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=4000)
+    on: dt.date | None = Field(default=None, description="effective date (default today)")
+
+
+@router.post(
+    "/contracts/{code:path}/amendments",
+    response_model=ContractView,
+    status_code=status.HTTP_201_CREATED,
+)
+def amend(rt: RuntimeDep, user: ApiUser, code: ContractCode, body: AmendRequest) -> ContractView:
+    """Open an amendment of a signed contract (as `contractflow amend`)."""
+    with rt.db.sessions() as session:
+        access.contract_row(session, user, code, rt.today())
+    amended = read_data(rt, body.terms)
+    return lifecycle.amend_contract(rt, code, amended, body.reason, user.username, "api")
+
+
+@router.post(
+    "/contracts/{code:path}/renew", response_model=ContractView, status_code=status.HTTP_201_CREATED
+)
+def renew(
+    rt: RuntimeDep, user: ApiUser, code: ContractCode, body: RenewRequest | None = None
+) -> ContractView:
+    """Submit the successor of a signed contract (as `contractflow renew`); returns it."""
+    with rt.db.sessions() as session:
+        access.contract_row(session, user, code, rt.today())
+    if body is not None and body.terms is not None:
+        successor = read_data(rt, body.terms)
+        if successor.id is not None:
+            raise InvalidInput("terms.id: a renewal is a new contract; leave the id out")
+        access.require_submit(user)
+        return lifecycle.submit_contract(
+            rt, successor, user.username, source="api", renews=_checked_renewal(rt, user, code)
+        )
+    return lifecycle.renew(rt, code, user.username)
+
+
+def _checked_renewal(rt: RuntimeDep, user: ApiUser, code: str) -> str:
+    from engine.services.renewals import check_renewable
+    from engine.services.unit_of_work import get_user
+    from engine.services.views import get_contract_row
+
+    with rt.db.reads() as session:
+        check_renewable(session, get_user(session, user.username), get_contract_row(session, code))
+    return code
+
+
+@router.post("/contracts/{code:path}/terminate", response_model=ContractView)
+def terminate(
+    rt: RuntimeDep, user: ApiUser, code: ContractCode, body: TerminateRequest
+) -> ContractView:
+    """Terminate an active contract (contract_manager or admin; as `contractflow terminate`)."""
+    with rt.db.sessions() as session:
+        access.contract_row(session, user, code, rt.today())
+    return lifecycle.terminate(rt, code, body.reason, user.username, on=body.on)
 
 
 @router.post("/contracts/{code:path}/obligations/{obligation}/fulfil", response_model=ContractView)

@@ -84,6 +84,43 @@ def fulfil_page(
     return RedirectResponse(contract_url(code), status_code=303)
 
 
+@router.post("/contracts/{code:path}/renew", dependencies=[CsrfForm])
+def renew_page(request: Request, rt: RuntimeDep, user: PageUser, code: str) -> Response:
+    with rt.db.sessions() as session:
+        access.contract_row(session, user, code, rt.today())  # visible, or 404
+    try:
+        new = lifecycle.renew(rt, code, user.username)
+    except (Conflict, Forbidden, InvalidInput) as exc:
+        flash(request, "Not done: " + " ".join(exc.lines()))
+        return RedirectResponse(contract_url(code), status_code=303)
+    flash(request, f"Renewed {code}: {new.id} submitted, now in stage {new.stage}.")
+    return RedirectResponse(contract_url(new.id), status_code=303)
+
+
+@router.post("/contracts/{code:path}/terminate", dependencies=[CsrfForm])
+def terminate_page(
+    request: Request,
+    rt: RuntimeDep,
+    user: PageUser,
+    code: str,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+    on: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    with rt.db.sessions() as session:
+        access.contract_row(session, user, code, rt.today())  # visible, or 404
+    try:
+        day = dt.date.fromisoformat(on) if on else None
+    except ValueError:
+        raise InvalidInput(f"on: {on!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        lifecycle.terminate(rt, code, reason, user.username, on=day)
+    except (Conflict, Forbidden, InvalidInput) as exc:
+        flash(request, "Not done: " + " ".join(exc.lines()))
+    else:
+        flash(request, f"Terminated {code}.")
+    return RedirectResponse(contract_url(code), status_code=303)
+
+
 @router.get("/contracts/{code:path}/document")
 def document_download(
     rt: RuntimeDep,
@@ -121,6 +158,9 @@ def contract_detail(request: Request, rt: RuntimeDep, user: PageUser, code: str)
             "open_tasks": page.open_tasks,
             "may_revise": page.may_revise,
             "may_fulfil": page.may_fulfil,
+            "may_amend": page.may_amend,
+            "may_renew": page.may_renew,
+            "may_terminate": page.may_terminate,
             "days_to": page.days_to,
             "installments": page.installments,
             "base_currency": page.base_currency,

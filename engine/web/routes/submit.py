@@ -134,3 +134,31 @@ async def revise_upload(
         return _form(request, rt, user, exc.lines(), status=exc.http_status, code=code)
     flash(request, f"Revision {view.revision} of {view.id} submitted: now in stage {view.stage}.")
     return RedirectResponse(contract_url(view.id), status_code=303)
+
+
+@router.post("/contracts/{code:path}/amend", dependencies=[CsrfForm])
+async def amend_upload(
+    request: Request,
+    rt: RuntimeDep,
+    user: PageUser,
+    code: str,
+    file: Annotated[UploadFile, File(description="the amended contract file")],
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Open an amendment from the contract page (owner, submitter or admin; the service
+    checks who, the stage, and that no other amendment is open)."""
+    with rt.db.sessions() as session:
+        access.contract_row(session, user, code, rt.today())  # visible, or 404
+    content = await _read(file, rt.settings.upload_max_bytes)
+    try:
+        contract, source = read_upload(rt, file.filename, content)
+        view = lifecycle.amend_contract(rt, code, contract, reason, user.username, source)
+    except TooLarge as exc:
+        flash(request, "Not done: " + " ".join(exc.lines()))
+        return RedirectResponse(contract_url(code), status_code=303)
+    except (InvalidInput, Conflict, Forbidden, NotFound) as exc:
+        flash(request, "Not done: " + " ".join(exc.lines()))
+        return RedirectResponse(contract_url(code), status_code=303)
+    number = view.amendments[-1].number
+    flash(request, f"Amendment {number} of {code} opened: now in {view.amendments[-1].stage}.")
+    return RedirectResponse(contract_url(code), status_code=303)

@@ -133,6 +133,9 @@ def add_contract(
     *,
     title: str = "Supply of 40 centrifugal pumps",
     counterparty: str = "Huadong Machinery Co., Ltd.",
+    end_date: dt.date = dt.date(2028, 1, 1),
+    auto_renewal: bool = False,
+    renewal_notice_days: int | None = None,
 ) -> m.Contract:
     """A contract row with obligation rows: dicts with oid, due and optional fields."""
     row = m.Contract(
@@ -144,7 +147,9 @@ def add_contract(
         amount=Decimal("2400000.00"),
         amount_base=Decimal("2400000.00"),
         start_date=dt.date(2026, 1, 1),
-        end_date=dt.date(2028, 1, 1),
+        end_date=end_date,
+        auto_renewal=auto_renewal,
+        renewal_notice_days=renewal_notice_days,
         owner_id=owner.id,
         submitted_by_id=owner.id,
         workflow_id=ensure_workflow(session),

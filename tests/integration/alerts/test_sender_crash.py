@@ -1,5 +1,8 @@
 """Kill the sender at random points; after a restart every alert is delivered, with at most
-one duplicate per kill, and a duplicate carries the same Message-ID as the original."""
+one duplicate per kill, and a duplicate carries the same Message-ID as the original.
+
+Each trial's batch mixes the kinds the alert job plans: overdue obligations, the contract's
+three expiry levels and its renewal notice."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ def pending_count(rt: Runtime) -> int:
 
 
 PER_TRIAL = 12
+CONTRACT_ALERTS = 4  # expiring_90, expiring_60, expiring_30, renewal_notice
 
 
 @pytest.mark.slow
@@ -59,8 +63,11 @@ def test_killing_the_sender_at_random_points_loses_nothing_and_duplicates_at_mos
                 f"SC-CRASH-{trial}",
                 session.get(m.User, people["alice"]),
                 [{"oid": f"OB-{i}", "due": as_of - dt.timedelta(days=i)} for i in range(PER_TRIAL)],
+                end_date=as_of + dt.timedelta(days=20),
+                auto_renewal=True,
+                renewal_notice_days=15,
             )
-        assert plan_alerts(planner, as_of).planned == PER_TRIAL
+        assert plan_alerts(planner, as_of).planned == PER_TRIAL + CONTRACT_ALERTS
 
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.integration.alerts.sender_process"],
@@ -70,7 +77,7 @@ def test_killing_the_sender_at_random_points_loses_nothing_and_duplicates_at_mos
         )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
-        killed_after = rng.uniform(0.0, PER_TRIAL * 0.012)
+        killed_after = rng.uniform(0.0, (PER_TRIAL + CONTRACT_ALERTS) * 0.012)
         try:
             proc.wait(timeout=killed_after)
         except subprocess.TimeoutExpired:
@@ -97,9 +104,13 @@ def test_killing_the_sender_at_random_points_loses_nothing_and_duplicates_at_mos
         received: dict[str, list[str]] = defaultdict(list)
         for msg in smtp.messages:
             key = msg.message["X-Contractflow-Alert"]
-            if key.startswith("obligation:") and f"SC-CRASH-{trial}" in msg.subject:
+            if key.startswith(("obligation:", "contract:")) and f"SC-CRASH-{trial} " in (
+                msg.subject.replace(",", " ") + " "
+            ):
                 received[key].append(msg.message_id)
-        assert len(received) == PER_TRIAL, f"trial {trial}: {PER_TRIAL - len(received)} lost"
+        expected = PER_TRIAL + CONTRACT_ALERTS
+        assert len(received) == expected, f"trial {trial}: {expected - len(received)} lost"
+        assert sum(k.startswith("contract:") for k in received) == CONTRACT_ALERTS
         extra = sum(len(ids) - 1 for ids in received.values())
         assert extra <= 1, f"trial {trial}: {extra} duplicates after one kill"
         for ids in received.values():

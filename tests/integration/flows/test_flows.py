@@ -72,6 +72,35 @@ def test_overdue_alerts_flow_plans_and_sends_once(
     ]
 
 
+def test_overdue_alerts_flow_sends_expiry_and_renewal_notices_once(
+    prefect_harness: None, product_env: Database, smtp: SmtpServer
+) -> None:
+    from flows.alerts import overdue_alerts
+
+    with product_env.transaction() as session:
+        alice = add_user(session, "alice", "alice@example.com", ("contract_admin",))
+        add_contract(
+            session,
+            "SC-FLOW-9",
+            alice,
+            [],
+            end_date=AS_OF + dt.timedelta(days=45),
+            auto_renewal=True,
+            renewal_notice_days=40,
+        )
+
+    # 90 and 60 days (the 60-day mark is past, the 30-day one not yet) and the notice.
+    assert overdue_alerts(as_of=AS_OF) == {"sent": 3, "skipped_duplicates": 0, "failed": 0}
+    assert overdue_alerts(as_of=AS_OF) == {"sent": 0, "skipped_duplicates": 3, "failed": 0}
+    subjects = sorted(msg.subject for msg in smtp.messages)
+    assert all("SC-FLOW-9" in subject for subject in subjects)
+    assert [s.split(":")[0] for s in subjects] == [
+        "Expiring (60 days)",
+        "Expiring (90 days)",
+        "Renewal notice due",
+    ]
+
+
 def test_sla_escalations_flow_escalates_and_emails_the_escalation_role(
     prefect_harness: None, product_env: Database, smtp: SmtpServer
 ) -> None:

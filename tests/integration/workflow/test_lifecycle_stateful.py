@@ -1,10 +1,12 @@
 """Random sequences of lifecycle actions against the service layer, invariants after each.
 
-Submits, approvals, rejections, change requests, revisions, delegations, reassignments
-and fulfilments are drawn by hypothesis; after every step: each contract is in exactly one
-stage of its workflow, open tasks belong only to its current stage and revision, a
-contract past legal review has every required approval on its current revision, audit
-events equal accepted actions, and the hash chain verifies.
+Submits, approvals, rejections, change requests, revisions, delegations, reassignments,
+fulfilments, amendments, renewals and terminations are drawn by hypothesis; after every
+step: each contract is in exactly one stage of its workflow, open tasks belong only to its
+current stage and revision (or to its one open amendment's stage), a contract past legal
+review has every required approval on its current revision (an amendment in force brings
+its own legal and signer approvals), a terminated contract has no open task, audit events
+equal accepted actions, and the hash chain verifies.
 """
 
 from __future__ import annotations
@@ -127,6 +129,16 @@ class Lifecycle(RuleBasedStateMachine):
                 if self._try(code, lifecycle.act, self.rt, task.id, "approve", actor):
                     break
 
+    def _towards_fulfilment(self, code: str) -> lifecycle.ContractView:
+        """Push a contract on (as `push_through`, every step audited) so that the steps
+        after signing are drawn often enough to matter."""
+        for _ in range(4):
+            view = show(self.rt, code)
+            if view.stage not in {"legal_review", "risk_review", "signing"}:
+                return view
+            self.push_through(code)
+        return show(self.rt, code)
+
     @rule(code=contracts, amount=st.sampled_from([300_000, 3_000_000]))
     def revise(self, code: str, amount: int) -> None:
         view = show(self.rt, code)
@@ -152,6 +164,34 @@ class Lifecycle(RuleBasedStateMachine):
             task = open_tasks[pick % len(open_tasks)]
             self._try(code, lifecycle.reassign, self.rt, task.id, to, "root")
 
+    @rule(
+        code=contracts,
+        amount=st.sampled_from([400_000, 4_000_000]),
+        who=st.sampled_from(["alice", "anna", "root"]),
+    )
+    def amend(self, code: str, amount: int, who: str) -> None:
+        view = self._towards_fulfilment(code)
+        changed = BASE.model_copy(
+            update={"id": code, "title": view.title, "amount": Decimal(amount)}
+        )
+        self._try(code, lifecycle.amend_contract, self.rt, code, changed, "change", who, "hx")
+
+    @rule(code=contracts, who=st.sampled_from(["alice", "anna"]))
+    def renew(self, code: str, who: str) -> None:
+        self._towards_fulfilment(code)
+        try:
+            new = lifecycle.renew(self.rt, code, who)
+        except ContractflowError:
+            return
+        self.accepted[code] = self.accepted.get(code, 0) + 1  # the old one's `renew` event
+        self.accepted[new.id] = 1  # the successor's `submit`
+        assert new.renews == code and show(self.rt, code).renewed_by == new.id
+
+    @rule(code=contracts, who=st.sampled_from(["maria", "alice"]), chance=st.integers(0, 3))
+    def terminate(self, code: str, who: str, chance: int) -> None:
+        if chance == 0:  # rarely: a terminated contract has nothing more to show
+            self._try(code, lifecycle.terminate, self.rt, code, "stop", who)
+
     @rule(pair=st.sampled_from([("lena", "lars"), ("lars", "lena"), ("sam", "sue")]))
     def delegate(self, pair: tuple[str, str]) -> None:
         today = self.rt.today()
@@ -162,22 +202,37 @@ class Lifecycle(RuleBasedStateMachine):
         for code, accepted in self.accepted.items():
             view = show(self.rt, code)
             assert view.stage in STAGES
-            assert (view.status == "closed") == (view.stage == "closed")
+            if view.status != "terminated":
+                assert (view.status == "closed") == (view.stage == "closed")
+            open_amendments = [a for a in view.amendments if a.status == "open"]
+            assert len(open_amendments) <= 1
             for task in view.tasks:
-                if task.status == "open":
+                if task.status != "open":
+                    continue
+                assert view.status == "active"
+                if task.amendment is None:
                     assert (task.stage, task.revision) == (view.stage, view.revision)
+                else:
+                    [amendment] = open_amendments
+                    assert (task.amendment, task.stage) == (amendment.number, amendment.stage)
+                    assert view.stage == "fulfilment"
             if view.stage in PAST_LEGAL:
                 approved = {
                     t.role
                     for t in view.tasks
                     if t.status == "approved" and t.revision == view.revision
                 }
+                if view.revision > 1 and view.stage in {"fulfilment", "evaluation", "closed"}:
+                    # After signing, a new revision comes only from an amendment in force.
+                    assert any(a.revision == view.revision for a in view.amendments)
                 assert "legal" in approved
                 if view.amount_base > 1_000_000:
                     assert "finance" in approved
                 if view.stage in {"fulfilment", "evaluation", "closed"}:
                     assert "signer" in approved
-            assert len(view.history) == accepted, (code, [h.action for h in view.history])
+            # An amendment in force that settles the last obligation adds a `complete`.
+            events = [h for h in view.history if h.action != "complete"]
+            assert len(events) == accepted, (code, [h.action for h in view.history])
         assert audit.verify(self.rt).verified
 
 
