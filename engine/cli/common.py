@@ -194,7 +194,8 @@ def handle_errors(
         sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # a usage error; only reached under --format json
         code = int(getattr(exc, "exit_code", 2))
-        message = getattr(exc, "format_message", lambda: str(exc))()
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
         _print_problems([str(message)], code)
         sys.exit(code)
     except _database_errors() as exc:
