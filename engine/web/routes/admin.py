@@ -11,6 +11,7 @@ from engine.domain.people import ROLE_DESCRIPTIONS
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.services import access
 from engine.services.alerts import alert_counts, list_alerts, retry_alert
+from engine.services.health import scheduler_summary
 from engine.services.users import add_user, list_users
 from engine.services.workflows import list_workflows
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
@@ -86,6 +87,7 @@ def outbox_page(
             "alerts": list_alerts(rt, status=status or None, limit=200),
             "counts": alert_counts(rt),
             "status": status,
+            "scheduler": scheduler_summary(rt),
         },
     )
 
