@@ -17,8 +17,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.cron import cron_problem
 
-#: The folder that holds config/, rules/ and templates/ in a checkout (or an installed tree).
+#: The checkout (or, installed, the folder that holds the `engine` and `flows` packages).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _defaults_root() -> Path:
+    """Where the default config/, rules/ and templates/ are: the checkout's own folders, or
+    the copy a wheel carries in `engine/defaults/` (setup.py) after a regular install."""
+    if all((PROJECT_ROOT / name).is_dir() for name in ("config", "rules", "templates")):
+        return PROJECT_ROOT
+    return Path(__file__).resolve().parent / "defaults"
+
+
+DEFAULTS_ROOT = _defaults_root()
 
 
 class Settings(BaseSettings):
@@ -35,9 +46,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path(".contractflow"), description="Runtime files (Prefect home)"
     )
-    config_dir: Path = PROJECT_ROOT / "config"
-    rules_dir: Path = PROJECT_ROOT / "rules"
-    templates_dir: Path = PROJECT_ROOT / "templates"
+    config_dir: Path = DEFAULTS_ROOT / "config"
+    rules_dir: Path = DEFAULTS_ROOT / "rules"
+    templates_dir: Path = DEFAULTS_ROOT / "templates"
     base_currency: str | None = Field(default=None, description="Overrides config/risk.yaml")
     risk_backend: Literal["durable", "python"] = "durable"
     risk_workers: int = Field(default=1, ge=1, le=32)

@@ -51,13 +51,17 @@ from typing import Any
 from flows.environment import prefect_environment, prefect_home, settings_environment
 from flows.supervisor import BACKOFF, ChildSpec, SchedulerBusy, Supervisor
 
-__all__ = ["PrefectStack", "PrefectStackError", "SchedulerBusy"]
+__all__ = ["PrefectPortBusy", "PrefectStack", "PrefectStackError", "SchedulerBusy"]
 
 DEFAULT_PORT = 4200
 
 
 class PrefectStackError(RuntimeError):
     """The local Prefect server or flow runner did not start."""
+
+
+class PrefectPortBusy(PrefectStackError):
+    """`CONTRACTFLOW_PREFECT_PORT` names a port that something else holds."""
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -101,7 +105,8 @@ class PrefectStack:
         self.prefect_database_url = prefect_database_url
         self.serve_flows = serve_flows
         self.host = host
-        self.port = self._choose_port(port or getattr(settings, "prefect_port", None))
+        self._wanted_port = port or getattr(settings, "prefect_port", None)
+        self.port = self._wanted_port or DEFAULT_PORT  # chosen for real in start()
         self.startup_timeout = startup_timeout
         self.home = prefect_home(settings)
         specs = [
@@ -117,7 +122,7 @@ class PrefectStack:
                     "--host",
                     self.host,
                     "--port",
-                    str(self.port),
+                    "PORT",  # start() puts the chosen port here
                 ],
                 "server.log",
                 ready=self._wait_healthy,
@@ -139,14 +144,13 @@ class PrefectStack:
             {},
             backoff=backoff,
             max_restarts=max_restarts,
-            info={"ui_url": self.ui_url, "api_url": self.api_url},
         )
 
     def _choose_port(self, wanted: int | None) -> int:
         if wanted is None:
             return DEFAULT_PORT if _port_free(self.host, DEFAULT_PORT) else _free_port(self.host)
         if not _port_free(self.host, wanted):
-            raise PrefectStackError(
+            raise PrefectPortBusy(
                 f"CONTRACTFLOW_PREFECT_PORT: {self.host}:{wanted} is already in use "
                 "(pick another, or unset it to take any free port)"
             )
@@ -176,7 +180,18 @@ class PrefectStack:
         }
 
     def start(self) -> PrefectStack:
+        """Take the data folder's lock (ending what a killed predecessor left, which may free
+        the port), choose the port, then start and supervise both processes."""
         self.home.mkdir(parents=True, exist_ok=True)
+        self.supervisor.acquire()
+        try:
+            self.port = self._choose_port(self._wanted_port)
+        except BaseException:
+            self.supervisor.stop()
+            raise
+        server = self.supervisor.child("server").spec
+        server.argv[server.argv.index("--port") + 1] = str(self.port)
+        self.supervisor.info = {"ui_url": self.ui_url, "api_url": self.api_url}
         self.supervisor.env = self.environment()
         self.supervisor.start()
         return self

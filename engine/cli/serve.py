@@ -37,10 +37,7 @@ def _scheduler(settings: Any, enabled: bool) -> contextlib.AbstractContextManage
         typer.echo("scheduler: not available in this install; serving the web app only", err=True)
         return contextlib.nullcontext()
     typer.echo("scheduler: starting the local Prefect server and flow runner ...", err=True)
-    try:
-        stack: contextlib.AbstractContextManager[Any] = stack_module.PrefectStack(settings)
-    except RuntimeError as exc:  # CONTRACTFLOW_PREFECT_PORT taken: the operator's choice
-        fail(str(exc))
+    stack: contextlib.AbstractContextManager[Any] = stack_module.PrefectStack(settings)
     return stack
 
 
@@ -51,8 +48,8 @@ def _enter_scheduler(stack: contextlib.ExitStack, settings: Any, enabled: bool) 
     try:
         started = stack.enter_context(scheduler)
     except RuntimeError as exc:
-        if type(exc).__name__ == "SchedulerBusy":
-            fail(f"scheduler: {exc}")
+        if type(exc).__name__ in ("SchedulerBusy", "PrefectPortBusy"):
+            fail(f"scheduler: {exc}")  # the operator's setup, not a crash: refuse, exit 2
         typer.echo(f"scheduler: did not start ({exc}); serving the web app without it", err=True)
         return
     if started is not None:

@@ -155,7 +155,9 @@ def test_a_database_outage_logs_one_line_per_request_not_a_traceback(
     with TestClient(create_app(rt)) as down:  # raises what the server would log
         caplog.clear()
         with caplog.at_level(logging.INFO):
-            response = down.get("/api/me", headers={"Authorization": "Bearer cft_not-checked-the-database-is-down"})
+            response = down.get(
+                "/api/me", headers={"Authorization": "Bearer cft_not-checked-the-database-is-down"}
+            )
         assert response.status_code == 503
         assert response.json()["error"] == "the database is not available; try again"
         assert response.headers["Retry-After"] == "5"
