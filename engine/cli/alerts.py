@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, parse_date, runtime
+from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, fail, parse_date, runtime
 
 
 def print_alerts(rows: list[dict[str, Any]]) -> None:
@@ -44,13 +44,20 @@ def register(app: typer.Typer) -> None:
 
 def run(as_of: DateOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Plan alerts for obligations due soon or overdue on DATE (default today) and send every
-    pending email now. Safe to repeat: each obligation gets one email per level, ever."""
-    from engine.services.alerts import run_alerts
+    pending email now. Safe to repeat: each obligation gets one email per level, ever.
+    Exits 1 when the mail server could not be reached (the alerts stay pending)."""
+    from engine.services.alerts import run_alerts_reporting
 
     day = parse_date(as_of, "--as-of")
     with runtime() as rt:
-        result = run_alerts(rt, day)
+        result, unreachable = run_alerts_reporting(rt, day)
     emit(result, fmt)
+    if unreachable:
+        fail(
+            f"{unreachable}; {result['failed']} alert(s) stay pending and go out on a later "
+            "run (`contractflow alerts list --status pending` shows the reason)",
+            code=1,
+        )
     if result["failed"]:
         typer.echo(
             f"note: {result['failed']} alert(s) not delivered; see "

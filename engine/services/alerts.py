@@ -54,13 +54,22 @@ def run_alerts(rt: Runtime, as_of: dt.date | None = None, **send_options: Any) -
     `failed` counts alerts this run could not deliver: refused for good (see `alerts list
     --status failed`) or still pending because the server deferred them or was unreachable.
     """
+    return run_alerts_reporting(rt, as_of, **send_options)[0]
+
+
+def run_alerts_reporting(
+    rt: Runtime, as_of: dt.date | None = None, **send_options: Any
+) -> tuple[dict[str, int], str | None]:
+    """`run_alerts` plus why the run stopped early when the mail server was unreachable
+    (None when it was reached): `alerts run` exits 1 on it so cron monitoring sees it."""
     plan = plan_alerts(rt, as_of)
     sent = send_alerts(rt, **send_options)
-    return {
+    counts = {
         "sent": sent.sent,
         "skipped_duplicates": plan.skipped_duplicates,
         "failed": sent.failed + sent.deferred,
     }
+    return counts, sent.unavailable
 
 
 def view(row: m.OutboxMessage) -> dict[str, Any]:
