@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 # Python 3.13 (durable_rules cannot load there: the Python risk backend runs, see README).
-PY313 ?= $(shell command -v python3.13 || ls /root/.pyenv/versions/3.13.*/bin/python 2>/dev/null | tail -1)
+PY313 ?= $(shell { ls /root/.pyenv/versions/3.13.*/bin/python 2>/dev/null || command -v python3.13; } | tail -1)
 VENV313 := .venv313
 # What runs on 3.13: every unit test (the durable-only ones skip, saying why), the
 # operations tests and the CLI start-up; the integration suites (browser, LibreOffice,
