@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
 from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, fail, parse_date, runtime
+
+
+class AlertStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 def print_alerts(rows: list[dict[str, Any]]) -> None:
@@ -69,8 +76,8 @@ def run(as_of: DateOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
 
 def list_(
     status: Annotated[
-        str | None,
-        typer.Option(help="pending, sent or failed (default: all)", show_default=False),
+        AlertStatus | None,
+        typer.Option(help="only alerts in this state (default: all)", show_default=False),
     ] = None,
     limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 200,
     fmt: FormatOpt = OutputFormat.TABLE,
@@ -79,7 +86,7 @@ def list_(
     from engine.services.alerts import list_alerts
 
     with runtime() as rt:
-        rows: list[dict[str, Any]] = list_alerts(rt, status, limit)
+        rows: list[dict[str, Any]] = list_alerts(rt, status.value if status else None, limit)
     emit(rows, fmt, table=print_alerts)
 
 

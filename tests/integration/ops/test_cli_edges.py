@@ -62,3 +62,60 @@ def test_usage_errors_are_json_too_under_format_json(tmp_path: Path) -> None:
         "problems": ["No such option: --bogus"],
         "exit_code": 2,
     }
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "SC-2026-0042.yaml"
+
+
+def test_validate_dash_reads_the_contract_from_stdin(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    good = run_cli("contracts", "validate", "-", db_url=db, stdin=EXAMPLE.read_text())
+    assert (good.code, good.stdout.strip()) == (0, "1 file(s) valid"), good.stderr
+    bad = run_cli("contracts", "validate", "-", db_url=db, stdin="id: X\n")
+    assert bad.code == 2
+    assert bad.stderr.startswith("error: -")
+
+
+def test_render_out_dash_writes_the_document_to_stdout(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "render", str(EXAMPLE), "--out", "-"],
+        capture_output=True,
+        timeout=120,
+        env={**__import__("os").environ, "CONTRACTFLOW_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout[:2] == b"PK"  # a .docx is a zip archive
+    assert b"wrote -" in proc.stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_dates_and_enumerated_options_are_checked_by_the_parser(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    bad_date = run_cli(
+        "delegate",
+        "bob",
+        "--from",
+        "2027-13-01",
+        "--until",
+        "2027-01-02",
+        "--as",
+        "alice",
+        db_url=db,
+    )
+    assert bad_date.code == 2 and "Invalid value for '--from'" in bad_date.stderr
+    bad_action = run_cli("act", "1", "approved", "--as", "alice", db_url=db)
+    assert bad_action.code == 2
+    assert "'approved' is not one of 'approve', 'reject', 'request_changes'" in bad_action.stderr
+    bad_status = run_cli("alerts", "list", "--status", "bogus", db_url=db)
+    assert bad_status.code == 2 and "is not one of 'pending', 'sent', 'failed'" in bad_status.stderr
+
+
+def test_help_texts_say_what_each_command_takes(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    for command in (("reassign",), ("obligations", "fulfil"), ("obligations", "waive")):
+        text = run_cli(*command, "--help", db_url=db).stdout
+        assert "reject" not in text and "request_changes" not in text, command
+    assert ".docx" in run_cli("submit", "--help", db_url=db).stdout
