@@ -50,7 +50,7 @@ def test_no_generated_request_causes_a_server_error(web_rt: Runtime) -> None:
                 )
             elif response.status_code >= 400 and case.formatted_path.startswith("/api"):
                 # What the document promises: the status is declared, the body is ErrorBody.
-                declared = operation.definition.raw.get("responses", {})
+                declared = case.operation.definition.raw.get("responses", {})
                 body = response.json()
                 if str(response.status_code) not in declared or set(body) != {
                     "error",
