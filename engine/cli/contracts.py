@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.common import FormatOpt, OutputFormat, emit, fail, runtime
+from engine.cli.common import FormatOpt, NoUserOpt, OutputFormat, emit, fail, runtime
 from engine.cli.documents import extract
 
 
@@ -23,6 +23,7 @@ def validate(
         list[Path],
         typer.Argument(help="contract files (.yaml, .yml, .json or .docx); - reads stdin"),
     ],
+    as_user: NoUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Check contract files; store nothing. Exit 2 with one line per problem when invalid."""
