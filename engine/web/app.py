@@ -144,8 +144,10 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         )
 
     from engine.web.api import router as api_router
+    from engine.web.health import router as health_router
     from engine.web.routes import router as pages_router
 
+    app.include_router(health_router)
     app.include_router(api_router, prefix="/api")
     app.include_router(pages_router)
     return app

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,20 +48,25 @@ def wants_json(request: Request) -> bool:
     )
 
 
-def error_response(request: Request, status: int, lines: list[str]) -> Response:
+def error_response(
+    request: Request, status: int, lines: list[str], headers: dict[str, str] | None = None
+) -> Response:
     if wants_json(request):
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
         body: dict[str, Any] = {
             "error": lines[0] if lines else TITLES.get(status, ""),
             "problems": lines,
         }
         return JSONResponse(body, status_code=status, headers=headers)
-    return render(
+    page = render(
         request,
         "error.html",
         {"status": status, "title": TITLES.get(status, "Error"), "problems": lines},
         status_code=status,
     )
+    for key, value in (headers or {}).items():
+        page.headers[key] = value
+    return page
 
 
 def unexpected_response(request: Request, exc: Exception) -> Response:
@@ -69,7 +75,9 @@ def unexpected_response(request: Request, exc: Exception) -> Response:
     kind = type(exc).__name__ if type(exc).__module__.startswith("sqlalchemy") else ""
     if kind == "OperationalError":
         log.error("database unavailable: %s", str(exc).splitlines()[0])
-        return error_response(request, 503, ["the database is not available; try again"])
+        return error_response(
+            request, 503, ["the database is not available; try again"], {"Retry-After": "5"}
+        )
     if kind == "DataError":  # e.g. a NUL character or a number out of the column's range
         return error_response(
             request, 400, ["a value in the request cannot be stored (control characters?)"]
@@ -156,12 +164,37 @@ def install(app: FastAPI) -> None:
             response.headers[key] = value
         return response
 
+    async def on_database_down(request: Request, exc: Exception) -> Response:
+        """An outage is expected, not a bug: one log line, no traceback, 503.
+
+        Registered for the class itself, not under `Exception`: Starlette answers an
+        `Exception` handler's response and then re-raises, so the server logs the whole
+        traceback again (150 lines per request during an outage)."""
+        first = str(exc).strip().splitlines()
+        log.error(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            first[0] if first else type(exc).__name__,
+        )
+        return error_response(
+            request, 503, ["the database is not available; try again"], {"Retry-After": "5"}
+        )
+
+    async def on_data_error(request: Request, exc: Exception) -> Response:
+        # e.g. a NUL character or a number out of the column's range
+        return error_response(
+            request, 400, ["a value in the request cannot be stored (control characters?)"]
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         return unexpected_response(request, exc)
 
     # The last resort, for errors outside the middleware below (Starlette's own
     # ServerErrorMiddleware: its answers skip SecurityHeaders and it re-raises).
     app.add_exception_handler(Exception, on_unexpected)
+    app.add_exception_handler(OperationalError, on_database_down)
+    app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(ContractflowError, on_error)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(RequestValidationError, on_validation)
