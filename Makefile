@@ -8,15 +8,29 @@ PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install system-deps demo test lint bench clean
+# Python 3.13 (durable_rules cannot load there: the Python risk backend runs, see README).
+PY313 ?= $(shell { ls /root/.pyenv/versions/3.13.*/bin/python 2>/dev/null || command -v python3.13; } | tail -1)
+VENV313 := .venv313
+# What runs on 3.13: every unit test (the durable-only ones skip, saying why), the
+# operations tests and the CLI start-up; the integration suites (browser, LibreOffice,
+# Prefect, PostgreSQL) run once, on 3.11, to keep CI within its time.
+PY313_TESTS ?= tests/unit tests/integration/ops tests/integration/test_cli_startup.py
+
+.PHONY: install system-deps demo test test-py313 lint bench clean constraints
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every transitive dependency (pyproject.toml pins the direct ones).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]' -c constraints.txt
 	touch $(STAMP)
+
+# Re-pin after changing a dependency in pyproject.toml (run from a fresh 3.11 .venv).
+constraints: install
+	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^contractflow'; } > constraints.new
+	mv constraints.new constraints.txt
 
 # Debian packages the browser and document tests drive: chromium, LibreOffice, CJK fonts.
 system-deps:
@@ -45,6 +59,17 @@ test: install system-deps lint
 	  echo "PostgreSQL does not answer: the suite runs on SQLite only"; \
 	fi; \
 	$(BIN)/pytest
+	$(MAKE) test-py313
+
+test-py313:
+	@if [ -z "$(PY313)" ]; then echo "test-py313: no Python 3.13 here; skipped"; exit 0; fi; \
+	test -x $(VENV313)/bin/python || $(PY313) -m venv $(VENV313); \
+	if [ ! $(VENV313)/.installed-stamp -nt constraints.txt ] || [ pyproject.toml -nt $(VENV313)/.installed-stamp ]; then \
+	  $(VENV313)/bin/python -m pip install --quiet --upgrade pip && \
+	  $(VENV313)/bin/python -m pip install --quiet -e '.[test]' -c constraints.txt && \
+	  touch $(VENV313)/.installed-stamp; \
+	fi; \
+	$(VENV313)/bin/pytest -m 'not slow' -p no:cacheprovider $(PY313_TESTS)
 
 demo: install
 	$(BIN)/python -m engine.cli.demo
@@ -54,4 +79,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) contractflow.db contractflow.db-* .contractflow .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV313) contractflow.db contractflow.db-* .contractflow .pytest_cache .mypy_cache .ruff_cache

@@ -60,6 +60,10 @@ CACHE_DIR = Path(
     os.environ.get("CONTRACTFLOW_BENCH_CACHE", Path.home() / ".cache" / "contractflow-bench")
 )
 PASSWORD = "bench-pass-2026"
+#: The audit trail's key for benchmark databases (not a secret: the data is generated).
+#: Fixed, so a cached database stays writable from any checkout's data folder - the
+#: product refuses to sign a trail with a key other than the one it was signed with.
+os.environ.setdefault("CONTRACTFLOW_AUDIT_KEY", "bench-audit-key-" + "0" * 48)
 SEEDS = 20
 #: Bump when the generator changes what it writes (part of the cache key).
 GENERATOR_VERSION = "2"

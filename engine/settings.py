@@ -12,11 +12,24 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The folder that holds config/, rules/ and templates/ in a checkout (or an installed tree).
+from engine.cron import cron_problem
+
+#: The checkout (or, installed, the folder that holds the `engine` and `flows` packages).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _defaults_root() -> Path:
+    """Where the default config/, rules/ and templates/ are: the checkout's own folders, or
+    the copy a wheel carries in `engine/defaults/` (setup.py) after a regular install."""
+    if all((PROJECT_ROOT / name).is_dir() for name in ("config", "rules", "templates")):
+        return PROJECT_ROOT
+    return Path(__file__).resolve().parent / "defaults"
+
+
+DEFAULTS_ROOT = _defaults_root()
 
 
 class Settings(BaseSettings):
@@ -33,9 +46,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path(".contractflow"), description="Runtime files (Prefect home)"
     )
-    config_dir: Path = PROJECT_ROOT / "config"
-    rules_dir: Path = PROJECT_ROOT / "rules"
-    templates_dir: Path = PROJECT_ROOT / "templates"
+    config_dir: Path = DEFAULTS_ROOT / "config"
+    rules_dir: Path = DEFAULTS_ROOT / "rules"
+    templates_dir: Path = DEFAULTS_ROOT / "templates"
     base_currency: str | None = Field(default=None, description="Overrides config/risk.yaml")
     risk_backend: Literal["durable", "python"] = "durable"
     risk_workers: int = Field(default=1, ge=1, le=32)
@@ -47,6 +60,9 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    smtp_ssl: bool = Field(
+        default=False, description="Implicit TLS from the first byte (SMTPS, usually port 465)"
+    )
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "contractflow@localhost"
     base_url: str | None = Field(
@@ -77,6 +93,31 @@ class Settings(BaseSettings):
     alerts_cron: str = "0 7 * * *"
     escalations_cron: str = "0 * * * *"
     rescore_cron: str = "30 2 * * *"
+    prefect_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the local Prefect server/UI under `serve` (default 4200, "
+        "else any free port)",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text lines, or one JSON object per line"
+    )
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("alerts_cron", "escalations_cron", "rescore_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        """A bad schedule would only kill the flow runner later; refuse it at load."""
+        problem = cron_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value.strip()
 
     @property
     def cookie_secure(self) -> bool:
@@ -85,6 +126,23 @@ class Settings(BaseSettings):
         if self.session_cookie_secure is not None:
             return self.session_cookie_secure
         return (self.base_url or "").lower().startswith("https://")
+
+
+def settings_problems(exc: Exception) -> list[str] | None:
+    """One line per bad setting, named as the operator wrote it (`CONTRACTFLOW_SMTP_PORT`),
+    when `exc` is the settings' own validation error; None for anything else."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError) or exc.title != Settings.__name__:
+        return None
+    lines = []
+    for err in exc.errors():
+        name = "CONTRACTFLOW_" + "_".join(str(p) for p in err["loc"][:1]).upper()
+        value = err.get("input")
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        quiet = name.endswith(("_CRON", "_PASSWORD", "_KEY")) or not isinstance(value, str)
+        lines.append(f"{name}: {message}" + ("" if quiet else f" (got {value!r})"))
+    return lines
 
 
 @lru_cache(maxsize=1)

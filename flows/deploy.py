@@ -49,6 +49,8 @@ def register(pool: str, name: str, settings: Any, *, schedules: bool = True) -> 
             cron=getattr(settings, cron_attr) if schedules else None,
             build=False,
             push=False,
+            # One active run per flow: retries of a slow run must not pile up behind it.
+            concurrency_limit=1,
             print_next_steps=False,
         )
         done.append(f"{flow_name}/{name}")

@@ -44,3 +44,15 @@ def fresh_pg_database(server_url: str, prefix: str) -> Iterator[URL]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def skip_without_durable() -> None:
+    """Skip the calling test or fixture where durable_rules cannot load (Python 3.13): the
+    product runs the Python backend there (engine.risk.availability)."""
+    import pytest
+
+    from engine.risk.availability import durable_problem
+
+    problem = durable_problem()
+    if problem is not None:
+        pytest.skip(f"durable_rules cannot load on this Python: {problem}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -13,10 +14,17 @@ from engine.cli.common import (
     OutputFormat,
     acting_as,
     emit,
+    fail,
     parse_date,
     runtime,
     safe_text,
 )
+
+
+class AlertStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 def print_alerts(rows: list[dict[str, Any]]) -> None:
@@ -62,14 +70,21 @@ def run(
 ) -> None:
     """Plan alerts for obligations due soon or overdue on DATE (default today) and send every
     pending email now. Safe to repeat: each obligation gets one email per level, ever.
-    A future DATE needs --force: its alerts would go out now and use up the real ones."""
-    from engine.services.alerts import run_alerts
+    A future DATE needs --force: its alerts would go out now and use up the real ones.
+    Exits 1 when the mail server could not be reached (the alerts stay pending)."""
+    from engine.services.alerts import run_alerts_reporting
 
     day = parse_date(as_of, "--as-of")
     with runtime() as rt:
         _require(rt, as_user, "require_admin")
-        result = run_alerts(rt, day, force=force)
+        result, unreachable = run_alerts_reporting(rt, day, force=force)
     emit(result, fmt)
+    if unreachable:
+        fail(
+            f"{unreachable}; {result['failed']} alert(s) stay pending and go out on a later "
+            "run (`contractflow alerts list --status pending` shows the reason)",
+            code=1,
+        )
     if "stopped_after_seconds" in result:
         typer.echo(
             f"note: stopped after the time budget of {result['stopped_after_seconds']} s "
@@ -88,8 +103,8 @@ def run(
 
 def list_(
     status: Annotated[
-        str | None,
-        typer.Option(help="pending, sent or failed (default: all)", show_default=False),
+        AlertStatus | None,
+        typer.Option(help="only alerts in this state (default: all)", show_default=False),
     ] = None,
     limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 200,
     as_user: AsUserOpt = None,
@@ -100,7 +115,7 @@ def list_(
 
     with runtime() as rt:
         _require(rt, as_user, "require_outbox")
-        rows: list[dict[str, Any]] = list_alerts(rt, status, limit)
+        rows: list[dict[str, Any]] = list_alerts(rt, status.value if status else None, limit)
     emit(rows, fmt, table=print_alerts)
 
 

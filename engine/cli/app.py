@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
 import typer
 
 from engine.cli import alerts, contracts, documents, rules, serve, setup, tokens, users, workflow
@@ -11,14 +14,46 @@ app = typer.Typer(
     name="contractflow",
     help="Contract approval workflows and risk rules.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def _version() -> str:
+    try:
+        return version("contractflow")
+    except PackageNotFoundError:  # a checkout run without installing
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"contractflow {_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="print the version and exit",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Contract approval workflows and risk rules."""
+
 
 for module in (setup, users, contracts, serve, tokens, alerts, workflow, documents, rules):
     module.register(app)
 
 
 def run() -> None:
-    handle_errors(lambda: app(prog_name="contractflow"))
+    handle_errors(
+        lambda: app(prog_name="contractflow"),
+        structured=lambda: app(prog_name="contractflow", standalone_mode=False),
+    )

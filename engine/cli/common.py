@@ -172,7 +172,7 @@ def print_kv(data: Any) -> None:
 
 def fail(lines: Sequence[str] | str, code: int = 2) -> NoReturn:
     """Print problems on stderr, one per line, and exit."""
-    _print_problems([lines] if isinstance(lines, str) else lines)
+    _print_problems([lines] if isinstance(lines, str) else lines, code)
     raise typer.Exit(code)
 
 
@@ -228,19 +228,65 @@ def runtime() -> Iterator[Any]:
         rt.close()
 
 
-def handle_errors(fn: Callable[[], Any]) -> Any:
-    """Run the app, turning our errors into one-line messages and exit codes."""
+#: Set by `handle_errors` when the command line asks for `--format json`: errors then go to
+#: stderr as one JSON object, so a script reads both answers and failures the same way.
+_json_errors = False
+
+
+def wants_json_output(args: Sequence[str]) -> bool:
+    """`--format json`, `--format=json`, `-f json` or `-fjson` anywhere on the line."""
+    for i, arg in enumerate(args):
+        if arg in ("--format", "-f") and i + 1 < len(args) and args[i + 1] == "json":
+            return True
+        if arg in ("--format=json", "-fjson"):
+            return True
+    return False
+
+
+def handle_errors(
+    fn: Callable[[], Any],
+    *,
+    structured: Callable[[], Any] | None = None,
+    args: Sequence[str] | None = None,
+) -> Any:
+    """Run the app, turning our errors into one-line messages and exit codes.
+
+    Under `--format json`, `structured` (the Typer app with `standalone_mode=False`) runs
+    instead of `fn`, so usage errors come back here and print as JSON too."""
+    global _json_errors
+    _json_errors = wants_json_output(sys.argv[1:] if args is None else args)
     try:
-        return fn()
+        result = structured() if _json_errors and structured is not None else fn()
     except ContractflowError as exc:
-        _print_problems(exc.lines())
+        _print_problems(exc.lines(), exc.exit_code)
         sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # a usage error; only reached under --format json
+        code = int(getattr(exc, "exit_code", 2))
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        _print_problems([str(message)], code)
+        sys.exit(code)
     except _database_errors() as exc:
-        _print_problems([f"database: {_first_line(exc)}"])
+        _print_problems([f"database: {_first_line(exc)}"], 2)
         sys.exit(2)
+    except Exception as exc:
+        from engine.settings import settings_problems
+
+        problems = settings_problems(exc)
+        if problems is None:
+            raise
+        _print_problems(problems, 2)  # a mistyped CONTRACTFLOW_* variable: the operator's input
+        sys.exit(2)
+    if _json_errors and isinstance(result, int) and result:
+        sys.exit(result)
+    return result
 
 
-def _print_problems(lines: Sequence[str]) -> None:
+def _print_problems(lines: Sequence[str], code: int = 2) -> None:
+    if _json_errors:
+        body = {"error": lines[0] if lines else "", "problems": list(lines), "exit_code": code}
+        sys.stderr.write(json.dumps(body, ensure_ascii=False) + "\n")
+        return
     for line in lines:
         sys.stderr.write(f"error: {line}\n")
 

@@ -19,15 +19,21 @@ def register(app: typer.Typer) -> None:
 
 
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="contract files (.yaml, .yml or .json)")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="contract files (.yaml, .yml, .json or .docx); - reads stdin"),
+    ],
     as_user: NoUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Check contract files; store nothing. Exit 2 with one line per problem when invalid."""
+    import sys
+
     from engine.services.contracts import validate_files
 
+    stdin_text = sys.stdin.read() if any(str(f) == "-" for f in files) else None
     with runtime() as rt:
-        errors = validate_files(rt, files)
+        errors = validate_files(rt, files, stdin_text)
     if fmt is OutputFormat.JSON:
         emit({"valid": not errors, "errors": errors}, fmt)
         if errors:

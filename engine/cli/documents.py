@@ -17,6 +17,7 @@ from engine.cli.common import (
     OutputFormat,
     acting_as,
     emit,
+    fail,
     parse_date,
     print_table,
     require_visible,
@@ -26,7 +27,8 @@ from engine.cli.common import (
 CONTRACT_FILE_SUFFIXES = (".yaml", ".yml", ".json", ".docx")
 
 OutOpt = Annotated[
-    Path, typer.Option("--out", "-o", help="where to write the .docx", show_default=False)
+    Path,
+    typer.Option("--out", "-o", help="where to write the .docx (- for stdout)", show_default=False),
 ]
 
 
@@ -40,9 +42,18 @@ def _write(path: Path, content: bytes) -> None:
     from engine.errors import InvalidInput
 
     try:
+        if str(path) == "-":  # the document itself is the output; messages go to stderr
+            sys.stdout.buffer.write(content)
+            sys.stdout.buffer.flush()
+            return
         path.write_bytes(content)
     except OSError as exc:
         raise InvalidInput(f"--out {path}: cannot write ({exc.strerror or exc})") from None
+
+
+def _check_out(out: Path, fmt: OutputFormat) -> None:
+    if str(out) == "-" and fmt is OutputFormat.JSON:
+        fail("--out -: the document goes to stdout, so --format json cannot; write to a file")
 
 
 def _written(path: Path, content: bytes, **extra: Any) -> dict[str, Any]:
@@ -74,6 +85,7 @@ def render(
     rendering with --template. A contract file renders without a database."""
     from engine.services import documents as docs
 
+    _check_out(out, fmt)
     path = Path(contract)
     with runtime() as rt:
         if path.suffix.lower() in CONTRACT_FILE_SUFFIXES and path.exists():
@@ -100,7 +112,10 @@ def render(
         return
     what = "kept document" if result["stored"] else "rendered"
     rev = f" revision {result['revision']}" if result["revision"] else ""
-    typer.echo(f"wrote {out} ({result['contract'] or 'draft'}{rev}, {what}, {len(content)} bytes)")
+    typer.echo(
+        f"wrote {out} ({result['contract'] or 'draft'}{rev}, {what}, {len(content)} bytes)",
+        err=str(out) == "-",
+    )
 
 
 def diff(
@@ -162,6 +177,7 @@ def report(
     over the contract's life, approvals and their durations, reviewer comments."""
     from engine.services.evaluation_report import evaluation_report
 
+    _check_out(out, fmt)
     day = parse_date(as_of, "--as-of")
     with runtime() as rt:
         require_visible(rt, acting_as(rt, as_user), contract)
@@ -171,7 +187,9 @@ def report(
     if fmt is OutputFormat.JSON:
         emit(result, fmt)
         return
-    typer.echo(f"wrote {out} (evaluation report of {contract}, {len(content)} bytes)")
+    typer.echo(
+        f"wrote {out} (evaluation report of {contract}, {len(content)} bytes)", err=str(out) == "-"
+    )
 
 
 def extract(

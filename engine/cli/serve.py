@@ -41,6 +41,24 @@ def _scheduler(settings: Any, enabled: bool) -> contextlib.AbstractContextManage
     return stack
 
 
+def _enter_scheduler(stack: contextlib.ExitStack, settings: Any, enabled: bool) -> None:
+    """Start the scheduler; a second `serve` on the same data folder is refused (exit 2),
+    a scheduler that does not start leaves the web app running without it, loudly."""
+    scheduler = _scheduler(settings, enabled)
+    try:
+        started = stack.enter_context(scheduler)
+    except RuntimeError as exc:
+        if type(exc).__name__ in ("SchedulerBusy", "PrefectPortBusy"):
+            fail(f"scheduler: {exc}")  # the operator's setup, not a crash: refuse, exit 2
+        typer.echo(f"scheduler: did not start ({exc}); serving the web app without it", err=True)
+        return
+    if started is not None:
+        typer.echo(
+            f"scheduler: Prefect UI at {started.ui_url} (runs, logs; API {started.api_url})",
+            err=True,
+        )
+
+
 def _terminate(signum: int, _frame: Any) -> None:
     raise SystemExit(128 + signum)
 
@@ -65,25 +83,29 @@ def serve(
     if not _port_free(host, port):
         fail(f"--port: {host}:{port} is already in use (pick another with --port)")
     settings = get_settings()
+    from engine import logs
     from engine.services.sessions import session_secret
 
+    logs.configure(settings)
     session_secret(settings)  # refuse a public key now, not in every worker
     # uvicorn re-raises SIGTERM after its own shutdown; make that an exception so the
     # scheduler's processes are stopped on the way out instead of being orphaned.
     signal.signal(signal.SIGTERM, _terminate)
     with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(_scheduler(settings, not no_scheduler))
-        except RuntimeError as exc:  # PrefectStackError: the server or runner did not start
-            typer.echo(
-                f"scheduler: did not start ({exc}); serving the web app without it", err=True
-            )
+        _enter_scheduler(stack, settings, not no_scheduler)
         typer.echo(f"contractflow: http://{host}:{port}/ (API docs at /docs)", err=True)
         if workers > 1:
             from engine.web.server import run_workers
 
-            run_workers(host, port, workers, access_log=access_log)
+            run_workers(host, port, workers, access_log=access_log, log_level=settings.log_level)
         else:
             from engine.web.app import create_app
 
-            uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=access_log)
+            uvicorn.run(
+                create_app(),
+                host=host,
+                port=port,
+                log_level=settings.log_level,
+                access_log=access_log,
+                log_config=None,  # engine.logs shapes every line, uvicorn's too
+            )

@@ -1,4 +1,4 @@
-"""`init` and `config show`."""
+"""`init`, `db upgrade` / `db current` and `config show`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ def register(app: typer.Typer) -> None:
     config_app = typer.Typer(help="Effective settings.", no_args_is_help=True)
     config_app.command("show")(config_show)
     app.add_typer(config_app, name="config")
+    db_app = typer.Typer(help="The database schema (migrations alone).", no_args_is_help=True)
+    db_app.command("upgrade")(db_upgrade)
+    db_app.command("current")(db_current)
+    app.add_typer(db_app, name="db")
 
 
 def init(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
@@ -29,3 +33,25 @@ def config_show(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) 
 
     with runtime() as rt:
         emit(effective_settings(rt), fmt)
+
+
+def db_upgrade(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+    """Apply the schema migrations only (no roles, workflows or rules are loaded); safe to
+    re-run. For deploys that migrate before starting the new code; `init` does this too."""
+    from engine.store import migrate
+
+    with runtime() as rt:
+        before = migrate.current_revision(rt.db)
+        after = migrate.upgrade(rt.db)
+        emit({"database": rt.db.redacted_url(), "from": before, "to": after}, fmt)
+
+
+def db_current(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+    """The schema revision of the database and the one this code expects (exit 1 if behind)."""
+    from engine.store import migrate
+
+    with runtime() as rt:
+        current, head = migrate.current_revision(rt.db), migrate.head_revision()
+        emit({"database": rt.db.redacted_url(), "current": current, "expected": head}, fmt)
+    if current != head:
+        raise typer.Exit(1)

@@ -3,7 +3,9 @@ delegate, reassign, escalate (SPEC section 4; docs/workflows.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -34,6 +36,21 @@ if TYPE_CHECKING:
 CommentOpt = Annotated[
     str | None, typer.Option("--comment", "-m", help="why (required for reject, request_changes)")
 ]
+NoteOpt = Annotated[str | None, typer.Option("--comment", "-m", help="a note kept in the history")]
+WaiveReasonOpt = Annotated[
+    str | None, typer.Option("--comment", "-m", help="why it is no longer required (required)")
+]
+ReassignReasonOpt = Annotated[
+    str | None, typer.Option("--comment", "-m", help="why it moves (kept in the history)")
+]
+
+
+class Action(StrEnum):
+    """What `act` may do to a task (the workflow's decisions)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    REQUEST_CHANGES = "request_changes"
 
 
 def register(app: typer.Typer) -> None:
@@ -204,7 +221,9 @@ def _emit_contract(view: ContractView, fmt: OutputFormat) -> None:
 
 
 def submit(
-    file: Annotated[Path, typer.Argument(help="contract file (.yaml or .json)")],
+    file: Annotated[
+        Path, typer.Argument(help="contract file (.yaml, .yml, .json or a .docx draft)")
+    ],
     workflow: Annotated[
         str | None, typer.Option("--workflow", help="workflow name (default: standard)")
     ] = None,
@@ -291,7 +310,7 @@ def tasks(
 
 def act(
     task: Annotated[int, typer.Argument(help="task id (see `contractflow tasks`)")],
-    action: Annotated[str, typer.Argument(help="approve | reject | request_changes")],
+    action: Annotated[Action, typer.Argument(help="what to do with the task")],
     comment: CommentOpt = None,
     on_behalf_of: Annotated[
         str | None,
@@ -305,7 +324,7 @@ def act(
 
     user = acting_user(as_user)
     with runtime() as rt:
-        view = do_act(rt, task, action, user, comment=comment, on_behalf_of=on_behalf_of)
+        view = do_act(rt, task, action.value, user, comment=comment, on_behalf_of=on_behalf_of)
     _emit_contract(view, fmt)
 
 
@@ -382,7 +401,7 @@ def fulfil(
     contract: Annotated[str, typer.Argument(help="contract id")],
     obligation: Annotated[str, typer.Argument(help="obligation id, e.g. OB-1")],
     on: DateOpt = None,
-    comment: CommentOpt = None,
+    comment: NoteOpt = None,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
@@ -399,7 +418,7 @@ def fulfil(
 def waive(
     contract: Annotated[str, typer.Argument(help="contract id")],
     obligation: Annotated[str, typer.Argument(help="obligation id")],
-    comment: CommentOpt = None,
+    comment: WaiveReasonOpt = None,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
@@ -414,8 +433,8 @@ def waive(
 
 def delegate(
     to_user: Annotated[str, typer.Argument(help="the colleague who acts for you")],
-    from_: Annotated[str, typer.Option("--from", help="first day (YYYY-MM-DD)")],
-    until: Annotated[str, typer.Option("--until", help="last day (YYYY-MM-DD)")],
+    from_: Annotated[dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first day")],
+    until: Annotated[dt.datetime, typer.Option("--until", formats=["%Y-%m-%d"], help="last day")],
     for_user: Annotated[
         str | None, typer.Option("--for", help="delegate someone else's tasks (admin)")
     ] = None,
@@ -426,8 +445,7 @@ def delegate(
     from engine.services.lifecycle import delegate as do_delegate
 
     user = acting_user(as_user)
-    starts, ends = parse_date(from_, "--from"), parse_date(until, "--until")
-    assert starts is not None and ends is not None
+    starts, ends = from_.date(), until.date()
     with runtime() as rt:
         view = do_delegate(rt, user, to_user, starts, ends, from_user=for_user)
     emit(view, fmt)
@@ -458,7 +476,7 @@ def delegations(
 def reassign(
     task: Annotated[int, typer.Argument(help="task id")],
     to_user: Annotated[str, typer.Argument(help="a user holding the task's role")],
-    comment: CommentOpt = None,
+    comment: ReassignReasonOpt = None,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:

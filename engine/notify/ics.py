@@ -16,6 +16,7 @@ def _escape(text: str) -> str:
         .replace(";", "\\;")
         .replace(",", "\\,")
         .replace("\r\n", "\\n")
+        .replace("\r", "\\n")  # a lone CR ends a line for many readers: never raw
         .replace("\n", "\\n")
     )
 

@@ -39,6 +39,7 @@ class SmtpConfig:
     password: str | None = None
     starttls: bool = False
     timeout: float = 10.0
+    ssl: bool = False  # implicit TLS from the first byte (SMTPS, port 465)
 
 
 class DeliveryError(Exception):
@@ -116,10 +117,15 @@ class SmtpSender:
         if self._conn is not None:
             return self._conn
         cfg = self.config
-        conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+        if cfg.ssl:  # the certificate is checked as for STARTTLS: default CAs, host name
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                cfg.host, cfg.port, timeout=cfg.timeout, context=ssl.create_default_context()
+            )
+        else:
+            conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
         try:
             conn.ehlo()
-            if cfg.starttls:
+            if cfg.starttls and not cfg.ssl:
                 conn.starttls(context=ssl.create_default_context())
                 conn.ehlo()
             if cfg.user:

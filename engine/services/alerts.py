@@ -62,6 +62,14 @@ def run_alerts(
     with levels (overdue, critical) that are not true yet - and uses up the real ones.
     When the sender's time budget runs out, `stopped_after_seconds` says so.
     """
+    return run_alerts_reporting(rt, as_of, force=force, **send_options)[0]
+
+
+def run_alerts_reporting(
+    rt: Runtime, as_of: dt.date | None = None, *, force: bool = False, **send_options: Any
+) -> tuple[dict[str, int], str | None]:
+    """`run_alerts` plus why the run stopped early when the mail server was unreachable
+    (None when it was reached): `alerts run` exits 1 on it so cron monitoring sees it."""
     today = rt.today()
     if as_of is not None and as_of > today and not force:
         raise InvalidInput(
@@ -77,7 +85,7 @@ def run_alerts(
     }
     if sent.budget_used_up is not None:
         result["stopped_after_seconds"] = sent.budget_used_up
-    return result
+    return result, sent.unavailable
 
 
 def view(row: m.OutboxMessage) -> dict[str, Any]:

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = ["GENESIS", "append", "insert_events", "next_event", "revision_pins", "verify"]
 
+#: `Session.info` flag: this transaction appended audit events (the test pause hook in
+#: `unit_of_work` waits only in such transactions).
+WROTE_EVENTS = "contractflow_wrote_audit_events"
+
 #: Actions that bring a revision in; their events pin its terms and kept document.
 REVISION_ACTIONS = frozenset({"submit", "revise"})
 
@@ -133,6 +137,7 @@ def append(
             select(m.User.username).where(m.User.id == event["actor_id"])
         )
     key = session_key(session).for_writing(session)
+    session.info[WROTE_EVENTS] = True
     last = session.execute(
         select(m.AuditEvent.seq, m.AuditEvent.hash)
         .where(m.AuditEvent.contract_id == contract_id)
@@ -181,6 +186,7 @@ def next_event(
 def insert_events(session: Session, events: list[dict[str, Any]]) -> None:
     """Store events made by `next_event` (one INSERT, no ORM bookkeeping)."""
     if events:
+        session.info[WROTE_EVENTS] = True
         session.connection().execute(insert(cast("Table", m.AuditEvent.__table__)), events)
 
 

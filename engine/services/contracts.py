@@ -23,11 +23,17 @@ def read_contract(rt: Runtime, path: Path) -> Contract:
     return load_contract_file(path, rt.risk_config.currencies)
 
 
-def validate_files(rt: Runtime, paths: Sequence[Path]) -> list[str]:
-    """Every problem in every file, one line each (`FILE: field.path: message`)."""
+def validate_files(rt: Runtime, paths: Sequence[Path], stdin_text: str | None = None) -> list[str]:
+    """Every problem in every file, one line each (`FILE: field.path: message`). A path of
+    `-` is `stdin_text` (YAML or JSON: JSON is YAML too), named `-` in the messages."""
+    from engine.definitions.contracts import load_contract_text
+
     errors: list[str] = []
     for path in paths:
         try:
+            if str(path) == "-":
+                load_contract_text(stdin_text or "", "-", rt.risk_config.currencies)
+                continue
             read_contract(rt, path)
         except InvalidInput as exc:
             errors.extend(exc.lines())

@@ -73,6 +73,7 @@ def smtp_config(rt: Runtime) -> SmtpConfig:
         password=s.smtp_password.get_secret_value() if s.smtp_password else None,
         starttls=s.smtp_starttls,
         timeout=s.smtp_timeout_seconds,
+        ssl=s.smtp_ssl,
     )
 
 

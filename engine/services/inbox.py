@@ -163,12 +163,15 @@ def inbox(rt: Runtime, who: Principal, query: InboxQuery | None = None) -> Inbox
             allowed = [s.value for s in Severity if s.rank >= q.min_severity.rank]
             contract_where.append(m.Contract.max_severity.in_(allowed))
         if q.search:
-            pattern = f"%{q.search.strip().lower()}%"
+            # `%` and `_` in what someone typed are the characters, not wildcards.
+            typed = q.search.strip().lower()
+            escaped = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
             contract_where.append(
                 or_(
-                    func.lower(m.Contract.code).like(pattern),
-                    func.lower(m.Contract.title).like(pattern),
-                    func.lower(m.Contract.counterparty_name).like(pattern),
+                    func.lower(m.Contract.code).like(pattern, escape="\\"),
+                    func.lower(m.Contract.title).like(pattern, escape="\\"),
+                    func.lower(m.Contract.counterparty_name).like(pattern, escape="\\"),
                 )
             )
         overdue_clause = and_(m.Task.due_at.is_not(None), m.Task.due_at < now)

@@ -9,9 +9,12 @@ writer wait and then fail, so two people acting at once cannot both win.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import bindparam, select
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import Conflict, Forbidden, NotFound
+from engine.services import audit
 from engine.services.runtime import Runtime
 from engine.services.transitions import Someone
 from engine.store import models as m
@@ -28,12 +32,20 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
 
 
+#: Tests only: a folder. A unit of work that wrote audit events then flushes, creates
+#: `paused-<pid>` there and waits for `resume` before it commits, so a test can kill the
+#: process inside the write transaction (tests/integration/workflow/test_kill_in_transaction.py).
+PAUSE_ENV = "CONTRACTFLOW_TEST_PAUSE_BEFORE_COMMIT"
+
+
 @contextmanager
 def unit_of_work(rt: Runtime) -> Iterator[Session]:
     """A transaction whose lost races surface as `Conflict`."""
     try:
         with rt.db.transaction() as session:
             yield session
+            if PAUSE_ENV in os.environ:  # one dict lookup per unit of work otherwise
+                _pause_before_commit(session, Path(os.environ[PAUSE_ENV]))
     except StaleDataError:
         raise Conflict(
             "someone else changed this contract at the same time; nothing was changed, "
@@ -48,6 +60,15 @@ def unit_of_work(rt: Runtime) -> Iterator[Session]:
         if "uq_audit_events_contract_seq" in text or "audit_events" in text:
             raise Conflict("someone else acted on this contract at the same time; retry") from None
         raise
+
+
+def _pause_before_commit(session: Session, folder: Path) -> None:
+    if not session.info.get(audit.WROTE_EVENTS):
+        return  # only the transactions that change a contract (they all append an event)
+    session.flush()
+    (folder / f"paused-{os.getpid()}").touch()
+    while not (folder / "resume").exists():
+        time.sleep(0.01)
 
 
 def table(model: type[m.Base]) -> Table:

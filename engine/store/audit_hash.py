@@ -60,7 +60,7 @@ def _body(prev_hash: str, values: dict[str, Any], fields: tuple[str, ...]) -> by
 
 def keyed_hash(key: bytes, prev_hash: str, values: dict[str, Any]) -> str:
     """The event's HMAC-SHA256 (a few microseconds: cheap enough for every approval)."""
-    return hmac.new(key, _body(prev_hash, values, FIELDS), hashlib.sha256).hexdigest()
+    return hmac.digest(key, _body(prev_hash, values, FIELDS), "sha256").hex()
 
 
 def legacy_hash(prev_hash: str, values: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from engine.services.runtime import Runtime
 from engine.services.sessions import SESSION_LIFETIME, session_secret
 from engine.web import errors
-from engine.web.limits import BodySizeLimit
+from engine.web.limits import BodySizeLimit, BodyTooLarge
 from engine.web.templating import make_templates
 
 log = logging.getLogger("contractflow.web")
@@ -110,6 +110,8 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     app.state.rt = runtime
     app.state.templates = make_templates(runtime.settings.templates_dir)
 
+    # Innermost: unexpected errors become answers that the middleware below still sees.
+    app.add_middleware(errors.CatchUnexpected, reraise=(BodyTooLarge,))
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(runtime.settings),
@@ -142,8 +144,10 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         )
 
     from engine.web.api import router as api_router
+    from engine.web.health import router as health_router
     from engine.web.routes import router as pages_router
 
+    app.include_router(health_router)
     app.include_router(api_router, prefix="/api")
     app.include_router(pages_router)
     return app

@@ -16,7 +16,9 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.errors import ContractflowError, TooManyAttempts, Unauthenticated
 from engine.web.deps import LoginRequired
@@ -46,20 +48,77 @@ def wants_json(request: Request) -> bool:
     )
 
 
-def error_response(request: Request, status: int, lines: list[str]) -> Response:
+def error_response(
+    request: Request, status: int, lines: list[str], headers: dict[str, str] | None = None
+) -> Response:
     if wants_json(request):
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
         body: dict[str, Any] = {
             "error": lines[0] if lines else TITLES.get(status, ""),
             "problems": lines,
         }
         return JSONResponse(body, status_code=status, headers=headers)
-    return render(
+    page = render(
         request,
         "error.html",
         {"status": status, "title": TITLES.get(status, "Error"), "problems": lines},
         status_code=status,
     )
+    for key, value in (headers or {}).items():
+        page.headers[key] = value
+    return page
+
+
+def unexpected_response(request: Request, exc: Exception) -> Response:
+    """A bug or an outage: a bug is logged with its traceback, an outage (database down) in
+    one line; answered without either."""
+    kind = type(exc).__name__ if type(exc).__module__.startswith("sqlalchemy") else ""
+    if kind == "OperationalError":
+        log.error("database unavailable: %s", str(exc).splitlines()[0])
+        return error_response(
+            request, 503, ["the database is not available; try again"], {"Retry-After": "5"}
+        )
+    if kind == "DataError":  # e.g. a NUL character or a number out of the column's range
+        return error_response(
+            request, 400, ["a value in the request cannot be stored (control characters?)"]
+        )
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, 500, ["internal error; it has been logged"])
+
+
+class CatchUnexpected:
+    """Answer an unexpected error inside the app's middleware stack (issue 18 item 12), so
+    the 500 or 503 passes through `SecurityHeaders` like every other answer, and the
+    error is not re-raised to the server: uvicorn then neither logs a second traceback
+    (an expected 503 stays one log line) nor drops the keep-alive connection.
+
+    `reraise` names exceptions that belong to an outer middleware (the body size limit)."""
+
+    def __init__(self, app: ASGIApp, reraise: tuple[type[BaseException], ...] = ()) -> None:
+        self.app = app
+        self.reraise = reraise
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except self.reraise:
+            raise
+        except Exception as exc:
+            if started:  # half an answer is out: nothing better to do than the server's
+                raise
+            response = unexpected_response(Request(scope), exc)
+            await response(scope, receive, send)
 
 
 def _validation_lines(exc: RequestValidationError) -> list[str]:
@@ -105,20 +164,37 @@ def install(app: FastAPI) -> None:
             response.headers[key] = value
         return response
 
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        """A bug or an outage: logged with its traceback, answered without one."""
-        kind = type(exc).__name__ if type(exc).__module__.startswith("sqlalchemy") else ""
-        if kind == "OperationalError":
-            log.error("database unavailable: %s", str(exc).splitlines()[0])
-            return error_response(request, 503, ["the database is not available; try again"])
-        if kind == "DataError":  # e.g. a NUL character or a number out of the column's range
-            return error_response(
-                request, 400, ["a value in the request cannot be stored (control characters?)"]
-            )
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, ["internal error; it has been logged"])
+    async def on_database_down(request: Request, exc: Exception) -> Response:
+        """An outage is expected, not a bug: one log line, no traceback, 503.
 
+        Registered for the class itself, not under `Exception`: Starlette answers an
+        `Exception` handler's response and then re-raises, so the server logs the whole
+        traceback again (150 lines per request during an outage)."""
+        first = str(exc).strip().splitlines()
+        log.error(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            first[0] if first else type(exc).__name__,
+        )
+        return error_response(
+            request, 503, ["the database is not available; try again"], {"Retry-After": "5"}
+        )
+
+    async def on_data_error(request: Request, exc: Exception) -> Response:
+        # e.g. a NUL character or a number out of the column's range
+        return error_response(
+            request, 400, ["a value in the request cannot be stored (control characters?)"]
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        return unexpected_response(request, exc)
+
+    # The last resort, for errors outside the middleware below (Starlette's own
+    # ServerErrorMiddleware: its answers skip SecurityHeaders and it re-raises).
     app.add_exception_handler(Exception, on_unexpected)
+    app.add_exception_handler(OperationalError, on_database_down)
+    app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(ContractflowError, on_error)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(RequestValidationError, on_validation)

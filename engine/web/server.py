@@ -36,10 +36,18 @@ class NoDelayConfig(uvicorn.Config):
         return sock
 
 
-def run_workers(host: str, port: int, workers: int, *, access_log: bool = True) -> None:
+def run_workers(
+    host: str, port: int, workers: int, *, access_log: bool = True, log_level: str = "info"
+) -> None:
     """`uvicorn engine.web.asgi:app --workers N`, with the listener bound as above."""
     config = NoDelayConfig(
-        APP, host=host, port=port, workers=workers, log_level="info", access_log=access_log
+        APP,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=access_log,
+        log_config=None,  # engine.logs in each worker (engine.web.asgi) shapes the lines
     )
     sock = config.bind_socket()
     try:

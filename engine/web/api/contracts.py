@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
@@ -67,7 +68,7 @@ def list_contracts(
 
 @router.post("/contracts", response_model=ContractView, status_code=status.HTTP_201_CREATED)
 def submit(
-    rt: RuntimeDep, user: ApiUser, contract: ContractBody, workflow: Name = None
+    rt: RuntimeDep, user: ApiUser, contract: ContractBody, response: Response, workflow: Name = None
 ) -> ContractView:
     """Store a draft and submit it into its workflow (as `contractflow submit`).
 
@@ -77,7 +78,14 @@ def submit(
     if draft.id is not None:
         with rt.db.sessions() as session:
             access.require_new_or_revisable(session, user, draft.id, rt.today())
-    return lifecycle.submit_contract(rt, draft, user.username, workflow=workflow, source="api")
+    view = lifecycle.submit_contract(rt, draft, user.username, workflow=workflow, source="api")
+    return _created(response, view)
+
+
+def _created(response: Response, view: ContractView) -> ContractView:
+    """201 with `Location`: where the new contract (or revision) is read."""
+    response.headers["Location"] = f"/api/contracts/{quote(view.id, safe='/')}"
+    return view
 
 
 @router.post("/contracts/upload", response_model=ContractView, status_code=status.HTTP_201_CREATED)
@@ -85,6 +93,7 @@ async def submit_upload(
     rt: RuntimeDep,
     user: ApiUser,
     file: Annotated[UploadFile, File(description="a .yaml, .yml, .json or .docx contract")],
+    response: Response,
     workflow: Annotated[str | None, Form(pattern=r"^[a-z_]{1,64}$")] = None,
 ) -> ContractView:
     """Submit a contract file (size-limited, type-checked)."""
@@ -92,7 +101,8 @@ async def submit_upload(
     content = await file.read(rt.settings.upload_max_bytes + 1)
     # Parsing (YAML, .docx) and the database work are blocking: run them in a worker
     # thread so a large upload never stalls the event loop, and with it everyone else.
-    return await run_in_threadpool(_submit_file, rt, user, file.filename, content, workflow)
+    view = await run_in_threadpool(_submit_file, rt, user, file.filename, content, workflow)
+    return _created(response, view)
 
 
 def _submit_file(

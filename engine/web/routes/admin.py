@@ -13,6 +13,7 @@ from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.services import access
 from engine.services.admin_log import list_events
 from engine.services.alerts import alert_counts, list_alerts, retry_alert
+from engine.services.health import scheduler_summary
 from engine.services.users import add_user, list_users, set_active
 from engine.services.workflows import list_workflows
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
@@ -127,6 +128,7 @@ def outbox_page(
             "alerts": list_alerts(rt, status=status or None, limit=200),
             "counts": alert_counts(rt),
             "status": status,
+            "scheduler": scheduler_summary(rt),
         },
     )
 

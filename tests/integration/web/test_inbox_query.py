@@ -182,3 +182,17 @@ def test_sqlite_pages_read_while_someone_holds_the_write_lock(web_rt: Runtime) -
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_inbox_search_takes_percent_and_underscore_as_typed(web_rt: Runtime) -> None:
+    for code in ("SC-A_1", "SC-AB1", "SC-100"):
+        data = (EXAMPLES / "SC-2026-0060.json").read_text().replace("SC-2026-0060", code)
+        path = web_rt.settings.data_dir / f"{code}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data)
+        lifecycle.submit(web_rt, path, "alice")
+    lena = who(web_rt, "lena")
+    underscore = inbox(web_rt, lena, InboxQuery(search="sc-a_1"))
+    assert [i.contract for i in underscore.items] == ["SC-A_1"]  # not SC-AB1 too
+    assert inbox(web_rt, lena, InboxQuery(search="%")).total == 0  # no code has a %
+    assert inbox(web_rt, lena, InboxQuery(search="sc-1%0")).total == 0

@@ -218,3 +218,16 @@ def test_task_escalations_extend_the_generic_email_with_their_own_footer() -> No
     assert "escalates approval tasks that pass their SLA" in escalation.html
     assert "contractflow notification." in other.text
     assert "escalates" not in other.html
+
+
+def test_a_lone_carriage_return_in_the_calendar_text_cannot_start_a_property() -> None:
+    ics = due_date_event(
+        uid="<u@example.com>",
+        due=dt.date(2027, 2, 28),
+        summary="SC-1\rATTENDEE:mailto:evil@example.com",
+        description="one\rtwo\r\nthree\nfour",
+        organizer="cf@example.com",
+    ).decode()
+    assert "\r" not in ics.replace("\r\n", "")  # every CR left is part of a line ending
+    assert "SUMMARY:SC-1\\nATTENDEE:mailto:evil@example.com\r\n" in ics
+    assert "DESCRIPTION:one\\ntwo\\nthree\\nfour\r\n" in ics

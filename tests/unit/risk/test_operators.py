@@ -23,6 +23,7 @@ from engine.domain.rules import RuleSet
 from engine.risk.pool import DurableEvaluator
 from engine.risk.python import PythonEvaluator
 from engine.risk.values import Env
+from tests.support import skip_without_durable
 from tests.unit.risk.readings import assert_second_readings_agree
 from tests.unit.risk.test_oracle import AS_OF, contracts
 
@@ -123,6 +124,7 @@ def synthetic(risk_config: RiskConfig) -> RuleSet:
 
 @pytest.fixture(scope="module")
 def durable_synthetic(synthetic: RuleSet, risk_config: RiskConfig) -> Iterator[DurableEvaluator]:
+    skip_without_durable()
     evaluator = DurableEvaluator(synthetic, risk_config, workers=1)
     yield evaluator
     evaluator.close()

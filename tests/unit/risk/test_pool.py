@@ -6,12 +6,19 @@ import datetime as dt
 import os
 import signal
 
+import pytest
+
 from engine.definitions.contracts import load_contract_file
 from engine.definitions.riskconfig import RiskConfig
 from engine.domain.rules import RuleSet
 from engine.risk.pool import DurableEvaluator
 from engine.risk.python import PythonEvaluator
-from tests.support import EXAMPLES
+from tests.support import EXAMPLES, skip_without_durable
+
+
+@pytest.fixture(autouse=True)
+def _durable_loads() -> None:
+    skip_without_durable()
 
 
 def test_a_killed_worker_costs_a_restart_and_one_retry(
