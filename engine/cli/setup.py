@@ -35,7 +35,7 @@ def config_show(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) 
         emit(effective_settings(rt), fmt)
 
 
-def db_upgrade(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def db_upgrade(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Apply the schema migrations only (no roles, workflows or rules are loaded); safe to
     re-run. For deploys that migrate before starting the new code; `init` does this too."""
     from engine.store import migrate
@@ -46,7 +46,7 @@ def db_upgrade(fmt: FormatOpt = OutputFormat.TABLE) -> None:
         emit({"database": rt.db.redacted_url(), "from": before, "to": after}, fmt)
 
 
-def db_current(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def db_current(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """The schema revision of the database and the one this code expects (exit 1 if behind)."""
     from engine.store import migrate
 
