@@ -93,7 +93,21 @@ def _text_dates_constructor() -> Any:
     TextDates.add_constructor(
         "tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node)
     )
+    TextDates.add_constructor("tag:yaml.org,2002:float", _decimal_from_text)
     return TextDates
+
+
+def _decimal_from_text(constructor: Any, node: Any) -> Decimal | float:
+    """A YAML float as the `Decimal` of its written text: `9999999999999999.99` stays
+    exactly that (through a float it became 1E+16 and was refused as 17 digits).
+    `.inf` / `.nan` stay floats, for the field check to refuse."""
+    text = str(constructor.construct_scalar(node)).replace("_", "")
+    if text.lower().lstrip("+-") in (".inf", ".nan"):
+        return float(text.lower().replace(".", ""))
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return float("nan")
 
 
 def load_yaml_text(
