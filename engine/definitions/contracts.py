@@ -38,6 +38,13 @@ def _message(err: Mapping[str, Any]) -> str:
         return f"{err.get('input')!r} is not an ISO 4217 code such as CNY"
     if kind == "string_pattern_mismatch" and err["loc"] and err["loc"][-1] == "country":
         return f"{err.get('input')!r} is not an ISO 3166 alpha-2 code such as CN"
+    if kind == "string_pattern_mismatch" and err["loc"] and err["loc"][-1] == "id":
+        return (
+            f"{err.get('input')!r} is not an id: use letters, digits, -, _ and # "
+            "(starting with a letter or digit; see docs/contract-format.md)"
+        )
+    if kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
     return msg[0].lower() + msg[1:] if msg else kind
 
 
