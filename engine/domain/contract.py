@@ -13,7 +13,15 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 # Ids end up in URLs (/contracts/SC-2026-0042), file names and e-mail subjects, so they are
 # plain: letters, digits, `-`, `_`, and `#` for a recurring obligation's occurrences
@@ -43,6 +51,8 @@ def _no_nul(value: str) -> str:
         raise ValueError(f"control character U+{ord(bad):04X} is not allowed")
     return value
 
+
+CURRENCY_ALIASES = {"RMB": "CNY"}
 
 OneLine = Annotated[str, AfterValidator(_one_line)]
 Text = Annotated[str, AfterValidator(_no_nul)]
@@ -174,6 +184,13 @@ class Contract(_Strict):
     governing_law: OneLine | None = Field(default=None, max_length=64)
     obligations: list[Obligation] = Field(default_factory=list)
 
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_alias(cls, value: Any) -> Any:
+        """`RMB` is what many people write for the renminbi; ISO 4217 says CNY, and that is
+        what is stored (and what the FX table and the rules know)."""
+        return CURRENCY_ALIASES.get(value, value) if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _cross_fields(self, info: ValidationInfo) -> Contract:
         context = (info.context or {}) if info else {}
@@ -262,6 +279,7 @@ def cross_field_problems(
         problems.append(("end_date", f"{end} is before start_date {start}"))
 
     currency = data.get("currency")
+    currency = CURRENCY_ALIASES.get(currency, currency) if isinstance(currency, str) else currency
     if currencies is not None and isinstance(currency, str) and currency not in currencies:
         allowed = ", ".join(sorted(currencies))
         problems.append(
