@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, parse_date, runtime
+from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, parse_date, row_id, runtime
 
 
 def print_alerts(rows: list[dict[str, Any]]) -> None:
@@ -84,4 +84,4 @@ def retry(
     from engine.services.alerts import retry_alert
 
     with runtime() as rt:
-        emit(retry_alert(rt, alert_id), fmt)
+        emit(retry_alert(rt, row_id(alert_id, "alert")), fmt)

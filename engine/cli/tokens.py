@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.common import AsUserOpt, FormatOpt, OutputFormat, acting_user, emit, runtime
+from engine.cli.common import AsUserOpt, FormatOpt, OutputFormat, acting_user, emit, row_id, runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -57,4 +57,4 @@ def revoke(
     from engine.services.auth import revoke_token
 
     with runtime() as rt:
-        emit(revoke_token(rt, token_id), fmt)
+        emit(revoke_token(rt, row_id(token_id, "token")), fmt)

@@ -19,6 +19,7 @@ from engine.cli.common import (
     fail,
     parse_date,
     print_table,
+    row_id,
     runtime,
     to_jsonable,
 )
@@ -258,7 +259,9 @@ def act(
 
     user = acting_user(as_user)
     with runtime() as rt:
-        view = do_act(rt, task, action, user, comment=comment, on_behalf_of=on_behalf_of)
+        view = do_act(
+            rt, row_id(task, "task"), action, user, comment=comment, on_behalf_of=on_behalf_of
+        )
     _emit_contract(view, fmt)
 
 
@@ -355,7 +358,7 @@ def reassign(
 
     user = acting_user(as_user)
     with runtime() as rt:
-        view = do_reassign(rt, task, to_user, user, comment=comment)
+        view = do_reassign(rt, row_id(task, "task"), to_user, user, comment=comment)
     _emit_contract(view, fmt)
 
 

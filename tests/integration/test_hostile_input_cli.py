@@ -82,3 +82,19 @@ def test_out_of_range_params_and_as_of_are_one_line_and_exit_2(db_url: str) -> N
         assert res.code == 2, (args, res.stderr[-500:])
         [line] = res.stderr.strip().splitlines()
         assert line.startswith(f"error: {expected}"), line
+
+
+def test_ids_past_what_the_database_stores_are_one_line_and_exit_2(db_url: str) -> None:
+    assert run_cli("init", db_url=db_url).code == 0
+    assert run_cli("users", "add", "root", "--role", "admin", db_url=db_url).code == 0
+    huge = str(2**64)
+    for args, what in [
+        (("act", huge, "approve", "--as", "root"), "task"),
+        (("reassign", huge, "root", "--as", "root"), "task"),
+        (("alerts", "retry", huge), "alert"),
+    ]:
+        res = run_cli(*args, db_url=db_url)
+        assert res.code == 2, (args, res.stderr[-300:])
+        assert res.stderr.strip().splitlines() == [
+            f"error: {what} {huge}: not an id (ids are whole numbers from 1 to 2147483647)"
+        ]
