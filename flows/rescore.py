@@ -29,7 +29,7 @@ def list_contracts_task() -> list[int]:
 
 
 @task(name="rescore-chunk", retries=2, retry_delay_seconds=60)
-def rescore_chunk_task(contract_ids: list[int], as_of: dt.date) -> dict[str, int]:
+def rescore_chunk_task(contract_ids: list[int], as_of: dt.date) -> dict[str, Any]:
     from engine.services.rescore import rescore_chunk
 
     with open_runtime() as rt:
@@ -66,10 +66,12 @@ def nightly_rescore(as_of: dt.date | None = None, chunk_size: int | None = None)
         "chunks": len(parts),
         "scored": 0,
         "changed": 0,
+        "failed": [],
     }
     for part in parts:
         result = rescore_chunk_task(part, day)
         totals["scored"] += result["scored"]
         totals["changed"] += result["changed"]
+        totals["failed"] += result.get("failed", [])
     get_run_logger().info("nightly re-score done: %s", totals)
     return totals

@@ -16,6 +16,7 @@ from engine.cli.common import (
     emit,
     fail,
     parse_date,
+    row_id,
     runtime,
     safe_text,
 )
@@ -127,6 +128,7 @@ def retry(
     """Put a failed alert back in the queue; the next `alerts run` sends it."""
     from engine.services.alerts import retry_alert
 
+    row_id(alert_id, "alert")
     with runtime() as rt:
         _require(rt, as_user, "require_admin")
         emit(retry_alert(rt, alert_id), fmt)

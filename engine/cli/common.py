@@ -228,6 +228,20 @@ def runtime() -> Iterator[Any]:
         rt.close()
 
 
+MAX_ID = 2**31 - 1
+
+
+def row_id(value: int, what: str) -> int:
+    """A task, alert or token id as typed: past what the database stores (2^31 - 1, the
+    same bound as the API's) it cannot exist, and must not reach the driver, which raised
+    OverflowError with a traceback for 2^64."""
+    if not 1 <= value <= MAX_ID:
+        from engine.errors import InvalidInput
+
+        raise InvalidInput(f"{what} {value}: not an id (ids are whole numbers from 1 to {MAX_ID})")
+    return value
+
+
 #: Set by `handle_errors` when the command line asks for `--format json`: errors then go to
 #: stderr as one JSON object, so a script reads both answers and failures the same way.
 _json_errors = False

@@ -153,3 +153,7 @@ def rescore(
             rt, day, progress=lambda done, total: bar.update(task, completed=done, total=total)
         )
     emit(result, fmt)
+    if result["failed"]:  # the rest was scored and stored; these keep their old flags
+        for line in result["failed"]:
+            print(f"error: {line}", file=sys.stderr)
+        raise SystemExit(1)

@@ -13,6 +13,7 @@ from engine.cli.common import (
     acting_as,
     acting_user,
     emit,
+    row_id,
     runtime,
 )
 
@@ -70,6 +71,7 @@ def revoke(
     or anyone's for an admin)."""
     from engine.services.auth import list_tokens, revoke_token
 
+    row_id(token_id, "token")
     with runtime() as rt:
         who = acting_as(rt, as_user)
         mine = {t.id for t in list_tokens(rt, who.username)} if who is not None else set()

@@ -25,6 +25,7 @@ from engine.cli.common import (
     parse_date,
     print_table,
     require_visible,
+    row_id,
     runtime,
     safe_text,
     to_jsonable,
@@ -324,7 +325,9 @@ def act(
 
     user = acting_user(as_user)
     with runtime() as rt:
-        view = do_act(rt, task, action.value, user, comment=comment, on_behalf_of=on_behalf_of)
+        view = do_act(
+            rt, row_id(task, "task"), action.value, user, comment=comment, on_behalf_of=on_behalf_of
+        )
     _emit_contract(view, fmt)
 
 
@@ -485,7 +488,7 @@ def reassign(
 
     user = acting_user(as_user)
     with runtime() as rt:
-        view = do_reassign(rt, task, to_user, user, comment=comment)
+        view = do_reassign(rt, row_id(task, "task"), to_user, user, comment=comment)
     _emit_contract(view, fmt)
 
 

@@ -6,6 +6,7 @@ our cross-field rules are merged so a file with five mistakes is fixed in one ro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from engine.errors import InvalidContract, InvalidInput
 # Contract files are written once per deal: an anchor/alias there is never needed, and
 # refusing them outright closes the "billion laughs" door without any budget to tune.
 _WHAT = "contract files"
+
+_THOUSANDS = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 _MESSAGES = {
     "extra_forbidden": "unknown key (check the spelling; see docs/contract-format.md)",
@@ -38,6 +41,18 @@ def _message(err: Mapping[str, Any]) -> str:
         return f"{err.get('input')!r} is not an ISO 4217 code such as CNY"
     if kind == "string_pattern_mismatch" and err["loc"] and err["loc"][-1] == "country":
         return f"{err.get('input')!r} is not an ISO 3166 alpha-2 code such as CN"
+    if kind == "string_pattern_mismatch" and err["loc"] and err["loc"][-1] == "id":
+        return (
+            f"{err.get('input')!r} is not an id: use letters, digits, -, _ and # "
+            "(starting with a letter or digit; see docs/contract-format.md)"
+        )
+    if kind == "decimal_parsing" and isinstance(err.get("input"), str):
+        text = err["input"]
+        if _THOUSANDS.match(text.strip()):
+            plain = text.strip().replace(",", "")
+            return f"{text!r} is not a number: write it without thousands separators ({plain})"
+    if kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
     return msg[0].lower() + msg[1:] if msg else kind
 
 

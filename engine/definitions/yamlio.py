@@ -93,7 +93,25 @@ def _text_dates_constructor() -> Any:
     TextDates.add_constructor(
         "tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node)
     )
+    TextDates.add_constructor("tag:yaml.org,2002:float", _decimal_from_text)
     return TextDates
+
+
+def _decimal_from_text(constructor: Any, node: Any) -> Decimal | float:
+    """A YAML float as the `Decimal` it spells: `9999999999999999.99` stays exactly that
+    (through a float it became 1E+16 and was refused as 17 digits).
+    `.inf` / `.nan` stay floats, for the field check to refuse."""
+    text = str(constructor.construct_scalar(node)).replace("_", "")
+    if text.lower().lstrip("+-") in (".inf", ".nan"):
+        return float(text.lower().replace(".", ""))
+    try:
+        exact = Decimal(text)
+        shortest = Decimal(repr(float(text)))
+    except (ArithmeticError, ValueError):
+        return float("nan")
+    # Where the float is exact, keep the shortest form as before (7.10 reads as 7.1);
+    # where it is not (16 digits and cents), the written text wins.
+    return shortest if shortest == exact else exact
 
 
 def load_yaml_text(

@@ -13,7 +13,15 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from engine.domain.recurrence import (
     MAX_BASE_ID,
@@ -23,7 +31,39 @@ from engine.domain.recurrence import (
     occurrence_id,
 )
 
-CONTRACT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
+# Ids end up in URLs (/contracts/SC-2026-0042), file names and e-mail subjects, so they are
+# plain: letters, digits, `-`, `_`, and `#` for a recurring obligation's occurrences
+# (`OB-1#3`). `SC/..//x` used to be accepted and the contract was then unreachable.
+ID_CHARS = r"[A-Za-z0-9][A-Za-z0-9_#-]"
+CONTRACT_ID_PATTERN = rf"^{ID_CHARS}{{0,63}}$"
+ITEM_ID_PATTERN = rf"^{ID_CHARS}{{0,31}}$"
+_CONTROL = {chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))} | {"\u2028", "\u2029"}
+
+
+def _one_line(value: str) -> str:
+    """Titles and names are shown in tables, headers and subjects: a CR, LF, NUL or escape
+    there breaks a layout or forges a line, so they are refused with the character named."""
+    bad = next((ch for ch in value if ch in _CONTROL), None)
+    if bad is not None:
+        raise ValueError(
+            f"control character U+{ord(bad):04X} is not allowed in a one-line field "
+            "(no line breaks, tabs, NUL or escape codes)"
+        )
+    return value
+
+
+def _no_nul(value: str) -> str:
+    """Multi-line text (descriptions) may break lines, but never carries NUL or escapes."""
+    bad = next((ch for ch in value if ch in _CONTROL and ch not in "\n\t"), None)
+    if bad is not None:
+        raise ValueError(f"control character U+{ord(bad):04X} is not allowed")
+    return value
+
+
+CURRENCY_ALIASES = {"RMB": "CNY"}
+
+OneLine = Annotated[str, AfterValidator(_one_line)]
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class Direction(StrEnum):
@@ -80,12 +120,9 @@ class ObligationStatus(StrEnum):
 
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=9, decimal_places=4)]
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
-ItemId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+ItemId = Annotated[str, Field(min_length=1, max_length=32, pattern=ITEM_ID_PATTERN)]
 #: An obligation id: a written id, or an occurrence of a recurring one (`OB-1#3`).
-ObligationId = Annotated[
-    str,
-    Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(#[1-9][0-9]*)?$"),
-]
+ObligationId = ItemId
 
 
 class _Strict(BaseModel):
@@ -93,7 +130,7 @@ class _Strict(BaseModel):
 
 
 class Counterparty(_Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166 alpha-2")
     credit_rating: CreditRating | None = None
 
@@ -101,7 +138,7 @@ class Counterparty(_Strict):
 class Installment(_Strict):
     percent: Annotated[Decimal, Field(gt=0, le=100, max_digits=9, decimal_places=4)]
     due: dt.date
-    label: str | None = Field(default=None, max_length=200)
+    label: OneLine | None = Field(default=None, max_length=200)
 
 
 class PaymentTerms(_Strict):
@@ -117,7 +154,7 @@ class Guarantee(_Strict):
     id: ItemId | None = None
     kind: GuaranteeKind
     amount: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
-    issuer: str | None = Field(default=None, max_length=200)
+    issuer: OneLine | None = Field(default=None, max_length=200)
     expires_on: dt.date | None = None
 
 
@@ -132,12 +169,12 @@ class Obligation(_Strict):
     id: ObligationId
     party: Party
     kind: ObligationKind
-    description: str = Field(default="", max_length=500)
+    description: Text = Field(default="", max_length=500)
     due: dt.date
     amount: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)] | None = None
     status: ObligationStatus = ObligationStatus.OPEN
     fulfilled_on: dt.date | None = None
-    owner: str | None = Field(
+    owner: OneLine | None = Field(
         default=None, max_length=64, description="user told about this obligation"
     )
     repeat: Repeat | None = None
@@ -157,14 +194,14 @@ class Contract(_Strict):
     """One contract draft or revision exactly as SPEC section 1 describes it."""
 
     id: str | None = Field(default=None, pattern=CONTRACT_ID_PATTERN)
-    title: str = Field(min_length=1, max_length=300)
+    title: OneLine = Field(min_length=1, max_length=300)
     direction: Direction
     counterparty: Counterparty
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")
     amount: Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
     start_date: dt.date
     end_date: dt.date
-    owner: str | None = Field(default=None, max_length=64)
+    owner: OneLine | None = Field(default=None, max_length=64)
     payment_terms: PaymentTerms = Field(default_factory=PaymentTerms)
     guarantees: list[Guarantee] = Field(default_factory=list)
     liability_cap_percent: (
@@ -172,8 +209,15 @@ class Contract(_Strict):
     ) = None
     auto_renewal: bool = False
     renewal_notice_days: int | None = Field(default=None, ge=0, le=3650)
-    governing_law: str | None = Field(default=None, max_length=64)
+    governing_law: OneLine | None = Field(default=None, max_length=64)
     obligations: list[Obligation] = Field(default_factory=list)
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_alias(cls, value: Any) -> Any:
+        """`RMB` is what many people write for the renminbi; ISO 4217 says CNY, and that is
+        what is stored (and what the FX table and the rules know)."""
+        return CURRENCY_ALIASES.get(value, value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _cross_fields(self, info: ValidationInfo) -> Contract:
@@ -267,6 +311,7 @@ def cross_field_problems(
         problems.append(("end_date", f"{end} is before start_date {start}"))
 
     currency = data.get("currency")
+    currency = CURRENCY_ALIASES.get(currency, currency) if isinstance(currency, str) else currency
     if currencies is not None and isinstance(currency, str) and currency not in currencies:
         allowed = ", ".join(sorted(currencies))
         problems.append(

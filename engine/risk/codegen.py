@@ -14,7 +14,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from engine.risk.values import Env
+from engine.risk.values import Env, shift_date
 
 #: Python expressions of contract fields; `c` is the contract, `e` the Env.
 CONTRACT_EXPR: dict[str, str] = {
@@ -106,7 +106,7 @@ def _base(amount: Decimal | None, currency: str, e: Env) -> Decimal | None:
 
 
 def _shift(value: dt.date | None, days: Any) -> dt.date | None:
-    return None if value is None else value + dt.timedelta(days=int(days))
+    return None if value is None else shift_date(value, dt.timedelta(days=int(days)))
 
 
 def _pct(value: Decimal | None, pct: Any) -> Decimal | None:

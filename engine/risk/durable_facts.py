@@ -256,8 +256,22 @@ def _encode(value: Any) -> str:
     if kind is int:
         return str(value)
     if kind is float:
-        return json.dumps(value)
+        return _positional(value)
     return json.dumps(value, ensure_ascii=False)
+
+
+def _positional(value: float) -> str:
+    """A float as JSON the engine can read: never exponent notation.
+
+    durable_rules' JSON reader refuses `1e-05` and `1e+16` (error 204, or worse: `1E-7`
+    has crashed the worker with `free(): invalid pointer`), yet that is how Python writes
+    0.00001 and 9999999999999999.99 as floats. Written out positionally (`0.00001`,
+    `10000000000000000.0`) the same number is read back exactly as the same double."""
+    text = repr(value)
+    if "e" not in text and "E" not in text:
+        return text
+    text = format(Decimal(text), "f")
+    return text if "." in text else text + ".0"
 
 
 def _key(name: str) -> str:

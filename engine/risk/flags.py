@@ -46,17 +46,94 @@ class Hit:
     item: tuple[Any, int] | None
 
 
+PARAM_LIMIT = Decimal(10) ** 15
+PARAM_PLACES = 8
+DAYS_LIMIT = 36500
+AS_OF_RANGE = (dt.date(1900, 1, 1), dt.date(2999, 12, 31))
+
+
+def param_problem(value: Decimal, days: bool = False) -> str | None:
+    """Why a threshold cannot be used, or None.
+
+    Both backends must evaluate every value they accept: beyond +-10^15, or finer than 8
+    decimal places, a number no longer survives the trip through a double in durable_rules
+    (1e308, 1e20); a day count is a whole number of at most 100 years (date arithmetic
+    overflows past year 9999, and durable_rules would add a fraction of a day that the
+    Python backend truncates)."""
+    if not value.is_finite():
+        return f"{value} is not a finite number"
+    if abs(value) > PARAM_LIMIT or value != round(value, PARAM_PLACES):
+        return (
+            f"{value} is out of range (a parameter is between -10^15 and 10^15, "
+            f"with at most {PARAM_PLACES} decimal places)"
+        )
+    if days and (value != value.to_integral_value() or abs(value) > DAYS_LIMIT):
+        return f"{value} is not a whole number of days between -{DAYS_LIMIT} and {DAYS_LIMIT}"
+    return None
+
+
+def day_params(rules: RuleSet) -> frozenset[str]:
+    """Parameters that rules add to or subtract from dates (`plus_days: {param: ...}`)."""
+    found: set[str] = set()
+
+    def operand(op: Operand | None) -> None:
+        if op is None:
+            return
+        if op.days is not None and op.days[1].kind == "param":
+            found.add(op.days[1].name)
+        operand(op.percent)
+
+    def walk(cond: Cond | None) -> None:
+        if isinstance(cond, Compare):
+            operand(cond.operand)
+        elif isinstance(cond, AllOf | AnyOf):
+            for c in cond.items:
+                walk(c)
+        elif isinstance(cond, Not):
+            walk(cond.item)
+        elif isinstance(cond, Quantified):
+            walk(cond.where)
+        elif isinstance(cond, SumOf):
+            operand(cond.operand)
+            walk(cond.where)
+
+    for rule in rules.rules:
+        walk(rule.when)
+        for band in rule.bands:
+            walk(band.when)
+    return frozenset(found)
+
+
+def check_as_of(as_of: dt.date) -> None:
+    low, high = AS_OF_RANGE
+    if not low <= as_of <= high:
+        raise InvalidInput(f"as_of: {as_of} is out of range ({low} to {high})")
+
+
 def effective_params(
-    config: RiskConfig, overrides: Mapping[str, Decimal] | None
+    config: RiskConfig,
+    overrides: Mapping[str, Decimal] | None,
+    days: frozenset[str] = frozenset(),
 ) -> dict[str, Decimal]:
-    """config/risk.yaml's parameters with one call's overrides; unknown names are refused."""
+    """config/risk.yaml's parameters with one call's overrides; unknown names and values
+    out of range (`param_problem`) are refused, one line each."""
     params = dict(config.parameters)
+    problems: list[str] = []
     for name, value in (overrides or {}).items():
         if name not in params:
             raise InvalidInput(
                 f"--param {name}: unknown parameter (known: {', '.join(sorted(params))})"
             )
-        params[name] = Decimal(value)
+        try:
+            params[name] = Decimal(value)
+        except ArithmeticError:
+            problems.append(f"--param {name}: {value!r} is not a number")
+            continue
+        problem = param_problem(params[name], name in days)
+        if problem:
+            problems.append(f"--param {name}: {problem}")
+    if problems:
+        raise InvalidInput(problems)
     return params
 
 

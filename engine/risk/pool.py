@@ -30,7 +30,7 @@ from engine.errors import ContractflowError
 from engine.risk.base import collector_paused
 from engine.risk.durable_compile import compile_rules
 from engine.risk.durable_facts import FactCodec
-from engine.risk.flags import checksum_of, effective_params, new_report
+from engine.risk.flags import check_as_of, checksum_of, day_params, effective_params, new_report
 from engine.risk.program import compile_program
 from engine.risk.values import Env, items
 
@@ -108,6 +108,7 @@ class DurableEvaluator:
     def __init__(self, rules: RuleSet, config: RiskConfig, workers: int = 1) -> None:
         self.rules = rules
         self.config = config
+        self._day_params = day_params(rules)
         self.workers = workers
         self.restarts = 0
         self._checksum = checksum_of(rules, config)
@@ -136,7 +137,8 @@ class DurableEvaluator:
         as_of: dt.date,
         params: Mapping[str, Decimal] | None = None,
     ) -> list[RiskReport]:
-        env = Env(as_of, effective_params(self.config, params), self.config)
+        check_as_of(as_of)
+        env = Env(as_of, effective_params(self.config, params, self._day_params), self.config)
         if not contracts:
             return []
         extract, emitters = self._bind(env)

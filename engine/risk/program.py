@@ -73,7 +73,7 @@ from engine.risk.flags import (
     evidence_names,
     fmt,
 )
-from engine.risk.values import Env
+from engine.risk.values import Env, shift_date
 
 _OPS = {"eq": "==", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 #: Contract expressions that cost a call (or a property computing one): worth a memo.
@@ -117,7 +117,7 @@ _FORMATTER = {"text": "_fmt_text", "date": "_fmt_date"}
 
 
 def _shift_td(value: dt.date | None, delta: dt.timedelta) -> dt.date | None:
-    return None if value is None else value + delta
+    return None if value is None else shift_date(value, delta)
 
 
 def _sort_key(flag: Flag) -> tuple[int, str, str]:
@@ -200,8 +200,8 @@ class _Gen:
                     base = Expr(self.batch(text), 0, base.nullable)
                 elif base.nullable:
                     base = Expr(f"_shift_td({base.text}, {delta})", base.level, True)
-                else:
-                    base = Expr(f"({base.text} + {delta})", base.level, False)
+                else:  # held at the ends of the calendar (values.shift_date), never raising
+                    base = Expr(f"_shift_td({base.text}, {delta})", base.level, False)
             else:
                 text = f"_shift({base.text}, {sign} * int({days.text}))"
                 base = Expr(text, max(base.level, days.level), True)

@@ -32,9 +32,16 @@ from engine.domain.rules import (
     SumOf,
 )
 from engine.risk.base import collector_paused
-from engine.risk.flags import Hit, checksum_of, effective_params, new_report
+from engine.risk.flags import (
+    Hit,
+    check_as_of,
+    checksum_of,
+    day_params,
+    effective_params,
+    new_report,
+)
 from engine.risk.program import compile_program
-from engine.risk.values import CONTRACT_GETTERS, ITEM_GETTERS, Env, items
+from engine.risk.values import CONTRACT_GETTERS, ITEM_GETTERS, Env, items, shift_date
 
 Ctx = tuple[Any, int] | None
 Value = Callable[[Contract, Env, Ctx], Any]
@@ -84,7 +91,7 @@ def operand_value(op: Operand, scope: str | None) -> Value:
             value: Any = inner(c, e, it)
             if value is None:
                 return None
-            return value + dt.timedelta(days=sign * int(days(c, e, it)))
+            return shift_date(value, dt.timedelta(days=sign * int(days(c, e, it))))
 
         base = shifted
     if op.percent is not None:
@@ -250,6 +257,7 @@ class PythonEvaluator:
     def __init__(self, rules: RuleSet, config: RiskConfig) -> None:
         self.rules = rules
         self.config = config
+        self._day_params = day_params(rules)
         self._compiled = [compile_rule(r) for r in rules.rules]
         self._program = compile_program(rules)
         self._checksum = checksum_of(rules, config)
@@ -265,7 +273,8 @@ class PythonEvaluator:
         as_of: dt.date,
         params: Mapping[str, Decimal] | None = None,
     ) -> list[RiskReport]:
-        env = Env(as_of, effective_params(self.config, params), self.config)
+        check_as_of(as_of)
+        env = Env(as_of, effective_params(self.config, params, self._day_params), self.config)
         score = self._score(env)
         checksum = self._checksum
         with collector_paused():

@@ -109,3 +109,15 @@ def items(contract: Contract, collection: str) -> Sequence[Any]:
 
 def subject_of(collection: str, item: Any, index: int, contract: Contract, env: Env) -> str:
     return str(ITEM_GETTERS[collection]["id"](item, index, contract, env))
+
+
+def shift_date(value: dt.date, delta: dt.timedelta) -> dt.date:
+    """`value + delta`, held at the ends of the calendar instead of raising OverflowError.
+
+    A contract may end on 9999-12-31; a rule that adds a grace period to it must still
+    answer. durable_rules works on day numbers, where the sum simply lies past the last
+    date, so it compares the same way the held date does against any real date."""
+    try:
+        return value + delta
+    except OverflowError:
+        return dt.date.max if delta.days > 0 else dt.date.min

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +21,12 @@ from sqlalchemy import Text, and_, cast, select
 
 from engine.domain.contract import Contract
 from engine.domain.risk import RiskReport
+from engine.errors import InvalidInput
 from engine.services.runtime import Runtime
 from engine.services.scoring import store_reports
 from engine.store import models as m
+
+log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 2000
 Fingerprint = tuple[str, frozenset[tuple[str, str, str]]]
@@ -102,7 +106,7 @@ def load_chunk(rt: Runtime, ids: Sequence[int]) -> list[Loaded]:
 
 def rescore_chunk(
     rt: Runtime, ids: Sequence[int], as_of: dt.date, loaded: list[Loaded] | None = None
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Score these contracts (their current revisions) and store what changed.
 
     `loaded`: the chunk's terms read ahead (`load_chunk`); a contract whose current
@@ -110,7 +114,7 @@ def rescore_chunk(
     what is scored and stored is always the revision current when the flags are written.
     """
     if not ids:
-        return {"scored": 0, "changed": 0}
+        return {"scored": 0, "changed": 0, "failed": []}
     # The whole chunk runs with the collector paused, and its objects are gone (freed by
     # reference counting when `_rescore_chunk` returns) before it resumes: re-enabled in
     # the middle, it made a full pass over the chunk's parsed contracts (measured: 40 us
@@ -121,7 +125,7 @@ def rescore_chunk(
 
 def _rescore_chunk(
     rt: Runtime, ids: Sequence[int], as_of: dt.date, loaded: list[Loaded] | None
-) -> dict[str, int]:
+) -> dict[str, Any]:
     # Started before the transaction: building it reads the stored rule set, which on
     # SQLite would wait for the write lock this transaction holds.
     evaluator = rt.evaluator
@@ -159,15 +163,50 @@ def _rescore_chunk(
             .where(m.RiskEvaluation.contract_id.in_(list(ids)), m.RiskEvaluation.current.is_(True))
         ):
             current[cid][1].add((rule, severity, subject or ""))
-        reports = evaluator.evaluate([contract for _, _, contract in items], as_of)
+        scored, failed = _evaluate_isolated(evaluator, items, as_of)
         changed = [
             (cid, revision, report)
-            for (cid, revision, _), report in zip(items, reports, strict=True)
+            for cid, revision, report in scored
             if cid not in current
             or (current[cid][0], frozenset(current[cid][1])) != _fingerprint(report)
         ]
         store_reports(session, changed)
-    return {"scored": len(items), "changed": len(changed)}
+    return {"scored": len(scored), "changed": len(changed), "failed": failed}
+
+
+def _evaluate_isolated(
+    evaluator: Any, items: Sequence[Loaded], as_of: dt.date
+) -> tuple[list[tuple[int, int, RiskReport]], list[str]]:
+    """Score a chunk; if the engine fails on it, score its contracts one at a time so one
+    contract the engine cannot evaluate is reported (`failed`: one line each) and keeps
+    its stored flags, while the rest of the batch is scored as usual.
+
+    A mistake in the request itself (`InvalidInput`: an as_of out of range) is the whole
+    batch's and still raised."""
+    try:
+        reports = evaluator.evaluate([contract for _, _, contract in items], as_of)
+    except InvalidInput:
+        raise
+    except Exception as exc:  # isolated below, contract by contract
+        log.warning("rescore: the chunk failed (%s); scoring its contracts one by one", exc)
+    else:
+        return [
+            (cid, revision, report)
+            for (cid, revision, _), report in zip(items, reports, strict=True)
+        ], []
+    scored: list[tuple[int, int, RiskReport]] = []
+    failed: list[str] = []
+    for cid, revision, contract in items:
+        try:
+            [report] = evaluator.evaluate([contract], as_of)
+        except InvalidInput:
+            raise
+        except Exception as exc:  # reported, never fatal to the batch
+            log.error("rescore: contract %s could not be evaluated: %s", contract.id, exc)
+            failed.append(f"{contract.id}: could not be evaluated ({exc})")
+            continue
+        scored.append((cid, revision, report))
+    return scored, failed
 
 
 def rescore(
@@ -181,6 +220,7 @@ def rescore(
     started = time.perf_counter()
     ids = active_contract_ids(rt)
     scored = changed = 0
+    failed: list[str] = []
     parts = chunks(ids, chunk_size)
     # On PostgreSQL the next chunk is read and parsed in a helper thread while this one is
     # scored and written (its database waits and, with durable_rules, the workers' time
@@ -203,6 +243,7 @@ def rescore(
             del loaded
             scored += result["scored"]
             changed += result["changed"]
+            failed += result.get("failed", [])
             if progress is not None:
                 progress(scored, len(ids))
     return {
@@ -214,4 +255,7 @@ def rescore(
         "seconds": round(time.perf_counter() - started, 3),
         # A durable_rules worker that died was restarted and its contracts retried once.
         "engine_restarts": int(getattr(rt.evaluator, "restarts", 0)),
+        # Contracts the engine could not evaluate: left with their stored flags, one line
+        # each (`rules rescore` prints them and exits 1).
+        "failed": failed,
     }

@@ -143,3 +143,31 @@ def _stored_flags_match_reports(rt: Runtime, day: dt.date) -> int:
             ]
             written += rewritten
     return written
+
+
+def test_a_contract_the_engine_cannot_evaluate_is_reported_and_the_batch_goes_on(
+    rt: Runtime,
+) -> None:
+    """One contract that makes the engine fail (here a backend that refuses SC-2026-0051,
+    standing in for a crashed durable_rules worker) is listed in `failed`, keeps its
+    stored flags, and every other contract of the chunk is still scored and stored."""
+    from engine.risk.pool import RiskEngineError
+    from engine.risk.python import PythonEvaluator
+
+    class FailsOnOne(PythonEvaluator):
+        def evaluate(self, contracts, as_of, params=None):  # type: ignore[no-untyped-def]
+            if any(c.id == "SC-2026-0051" for c in contracts):
+                raise RiskEngineError("the rules engine worker crashed twice; giving up")
+            return super().evaluate(contracts, as_of, params)
+
+    _submit_examples(rt)
+    rt.set_evaluator(FailsOnOne(rt.rules, rt.risk_config))
+    result = rescore(rt, dt.date(2027, 3, 1))
+    assert result["failed"] == [
+        "SC-2026-0051: could not be evaluated (the rules engine worker crashed twice; giving up)"
+    ]
+    assert result["contracts"] == 2
+    assert result["changed"] >= 1  # SC-2026-0042's obligations fell overdue and were stored
+    with rt.db.transaction() as s:
+        row = s.scalar(select(m.Contract).where(m.Contract.code == "SC-2026-0042"))
+        assert row is not None and row.max_severity == "critical"

@@ -260,22 +260,28 @@ def test_rules_check_over_http_matches_the_command_line_shape(
     assert bad.status_code == 400
 
 
-def test_a_contract_id_with_slashes_works_in_the_api_and_the_pages(
+def test_a_contract_id_with_slashes_is_refused_and_a_hash_id_works_everywhere(
     client: TestClient, web_rt: Runtime
 ) -> None:
+    """Ids are letters, digits, -, _ and # (issue 16.4): `HT/2026/001` and `SC/..//x` are
+    refused with the rule named; an id with `_` and `#` works in the API and the pages."""
     import json
 
     alice = bearer(web_rt, "alice")
     data = json.loads((EXAMPLES / "SC-2026-0060.json").read_text())
-    data["id"] = "HT/2026/001"
+    for bad in ("HT/2026/001", "SC/..//x"):
+        refused = client.post("/api/contracts", json={**data, "id": bad}, headers=alice)
+        assert refused.status_code == 422, refused.text
+        assert "is not an id: use letters, digits, -, _ and #" in refused.text
+    data["id"] = "HT_2026#001"
     assert client.post("/api/contracts", json=data, headers=alice).status_code == 201
-    assert client.get("/api/contracts/HT/2026/001", headers=alice).json()["id"] == "HT/2026/001"
+    assert client.get("/api/contracts/HT_2026%23001", headers=alice).json()["id"] == "HT_2026#001"
     fulfilled = client.post(
-        "/api/contracts/HT/2026/001/obligations/OB-1/fulfil", json={}, headers=alice
+        "/api/contracts/HT_2026%23001/obligations/OB-1/fulfil", json={}, headers=alice
     )
     assert fulfilled.status_code == 200
     sign_in(client, "alice")
-    assert "HT/2026/001" in client.get("/contracts/HT/2026/001").text
+    assert "HT_2026#001" in client.get("/contracts/HT_2026%23001").text
 
 
 def test_a_revision_uploaded_on_the_page_shows_what_changed(

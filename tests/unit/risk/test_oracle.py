@@ -37,6 +37,10 @@ def day_around(*offsets: int) -> st.SearchStrategy[dt.date]:
     return st.sampled_from([AS_OF + dt.timedelta(days=o + k) for o in offsets for k in (-1, 0, 1)])
 
 
+EXTREME = [Decimal("9999999999999999.99"), Decimal("0.01"), Decimal("1E+15")]
+# 0.00001 and 0.000001 are written 1e-05 / 1e-06 as floats, which durable_rules refused.
+PENALTIES = [Decimal("0.05"), Decimal("0.00001"), Decimal("0.000001"), Decimal("99.999999")]
+
 KINDS = st.sampled_from(
     [
         "bank_guarantee",
@@ -53,7 +57,9 @@ KINDS = st.sampled_from(
 @st.composite
 def contracts(draw: st.DrawFn) -> Contract:
     currency = draw(st.sampled_from(["CNY", "CNY", "USD", "JPY"]))
-    amount = draw(around(1000000, 2000000, 500000, 140845, 21276596))
+    # Besides the thresholds: the extremes the schema allows (issue 18.3: 16 digits and
+    # cents crashed the durable_rules worker, written as the float 1e+16).
+    amount = draw(around(1000000, 2000000, 500000, 140845, 21276596) | st.sampled_from(EXTREME))
     end = draw(day_around(0, 200, 365))
     guarantees = [
         {
@@ -94,7 +100,7 @@ def contracts(draw: st.DrawFn) -> Contract:
         "payment_terms": {
             "prepayment_percent": draw(around(30, 50, 1)),
             "net_days": draw(st.sampled_from([0, 89, 90, 91, 179, 180, 181])),
-            "late_penalty_percent_per_day": draw(st.none() | st.just(Decimal("0.05"))),
+            "late_penalty_percent_per_day": draw(st.none() | st.sampled_from(PENALTIES)),
         },
         "guarantees": guarantees,
         "liability_cap_percent": draw(st.none() | around(200, 100)),
@@ -108,10 +114,14 @@ def contracts(draw: st.DrawFn) -> Contract:
 PARAMS = st.none() | st.fixed_dictionaries(
     {},
     optional={
-        "exposure_limit": st.sampled_from([Decimal(0), Decimal(500000), Decimal(2000000)]),
+        "exposure_limit": st.sampled_from(
+            [Decimal(0), Decimal(500000), Decimal(2000000), Decimal("1E-7"), Decimal("1E+15")]
+        ),
         "net_days_medium": st.sampled_from([Decimal(30), Decimal(91)]),
         "overdue_high_days": st.sampled_from([Decimal(0), Decimal(30)]),
-        "guarantee_min_percent": st.sampled_from([Decimal(5), Decimal("12.5")]),
+        "guarantee_min_percent": st.sampled_from(
+            [Decimal(5), Decimal("12.5"), Decimal("1E-7"), Decimal("0.00000001")]
+        ),
         "due_soon_days": st.sampled_from([Decimal(0), Decimal(30)]),
     },
 )
