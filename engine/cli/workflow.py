@@ -41,10 +41,12 @@ def register(app: typer.Typer) -> None:
     app.command("delegations")(delegations)
     app.command("reassign")(reassign)
     app.command("escalate")(escalate)
+    app.command("withdraw")(withdraw)
 
     obligations_app = typer.Typer(help="Obligation fulfilment.", no_args_is_help=True)
     obligations_app.command("fulfil")(fulfil)
     obligations_app.command("waive")(waive)
+    obligations_app.command("revert")(revert)
     app.add_typer(obligations_app, name="obligations")
 
     workflows_app = typer.Typer(help="Workflow definitions.", no_args_is_help=True)
@@ -279,16 +281,59 @@ def fulfil(
     obligation: Annotated[str, typer.Argument(help="obligation id, e.g. OB-1")],
     on: DateOpt = None,
     comment: CommentOpt = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="accept an --on before the contract's start (needs --comment)"
+        ),
+    ] = False,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Record that an obligation was fulfilled (default: today)."""
+    """Record that an obligation was fulfilled (default: today; never a future date).
+
+    Only while the contract is in a stage that tracks obligations (it is signed).
+    """
     from engine.services.lifecycle import fulfil_obligation
 
     user = acting_user(as_user)
     day = parse_date(on, "--on")
     with runtime() as rt:
-        view = fulfil_obligation(rt, contract, obligation, user, on=day, comment=comment)
+        view = fulfil_obligation(
+            rt, contract, obligation, user, on=day, comment=comment, force=force
+        )
+    _emit_contract(view, fmt)
+
+
+def revert(
+    contract: Annotated[str, typer.Argument(help="contract id")],
+    obligation: Annotated[str, typer.Argument(help="obligation id")],
+    reason: Annotated[str, typer.Option("--reason", help="why the record was wrong")],
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Undo a fulfilment or waiver recorded by mistake: the obligation is open again."""
+    from engine.services.lifecycle import revert_obligation
+
+    user = acting_user(as_user)
+    with runtime() as rt:
+        view = revert_obligation(rt, contract, obligation, user, reason)
+    _emit_contract(view, fmt)
+
+
+def withdraw(
+    contract: Annotated[str, typer.Argument(help="contract id")],
+    reason: Annotated[str, typer.Option("--reason", help="why it is withdrawn")],
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Withdraw a contract that is not yet signed (owner, submitter or admin): status
+    `withdrawn`, open tasks cancelled, its queued alerts cancelled. Exit 1 once signed."""
+    from engine.services.lifecycle import withdraw as do_withdraw
+
+    user = acting_user(as_user)
+    with runtime() as rt:
+        view = do_withdraw(rt, contract, user, reason)
     _emit_contract(view, fmt)
 
 

@@ -1,7 +1,7 @@
 """Contract lifecycle use cases, as the CLI, the web app, flows and benchmarks call them.
 
 The use cases live in modules named for them: `submission` (submit, revise), `decisions`
-(act on approval tasks), `obligations` (fulfil, waive), `delegation` (delegate, reassign),
+(act on approval tasks), `obligations` (fulfil, waive, revert), `delegation` (delegate, reassign), `withdrawal` (withdraw),
 all on the shared plumbing of `unit_of_work` and the term storage of `revisions`. Each
 call is one transaction: load the stored state, ask the pure machine
 (`engine.workflow.machine.transition`) what happens, apply its effects, append one audit
@@ -16,7 +16,12 @@ from __future__ import annotations
 from engine.domain.views import ContractView
 from engine.services.decisions import EVALUATION_STAGE, act, decide
 from engine.services.delegation import REASSIGN_ROLES, delegate, list_delegations, reassign
-from engine.services.obligations import OBLIGATION_ROLES, fulfil_obligation, waive_obligation
+from engine.services.obligations import (
+    OBLIGATION_ROLES,
+    fulfil_obligation,
+    revert_obligation,
+    waive_obligation,
+)
 from engine.services.submission import (
     DEFAULT_WORKFLOW,
     SUBMITTER_ROLES,
@@ -25,6 +30,7 @@ from engine.services.submission import (
     submit_contract,
 )
 from engine.services.unit_of_work import Person, get_user
+from engine.services.withdrawal import withdraw
 
 __all__ = [
     "DEFAULT_WORKFLOW",
@@ -41,8 +47,10 @@ __all__ = [
     "get_user",
     "list_delegations",
     "reassign",
+    "revert_obligation",
     "revise",
     "submit",
     "submit_contract",
     "waive_obligation",
+    "withdraw",
 ]
