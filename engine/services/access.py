@@ -126,8 +126,7 @@ def may_withdraw(who: Principal, row: m.Contract) -> bool:
 def require_withdraw(who: Principal, row: m.Contract) -> None:
     if not may_withdraw(who, row):
         raise Forbidden(
-            f"{who.username} may not withdraw {row.code}: only its owner, its submitter or an "
-            "admin"
+            f"{who.username} may not withdraw {row.code}: only its owner, its submitter or an admin"
         )
 
 

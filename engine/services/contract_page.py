@@ -72,6 +72,8 @@ class ContractPage(BaseModel):
     open_tasks: list[TaskView]
     may_revise: bool
     may_fulfil: bool
+    may_withdraw: bool
+    today: dt.date
     days_to: dict[str, int]
     installments: list[Installment]
     base_currency: str
@@ -99,6 +101,7 @@ def contract_page(rt: Runtime, who: Principal, code: str) -> ContractPage:
         delegators = delegator_names_and_roles(session, who, today)
         may_revise = access.may_revise(who, row)
         may_fulfil = access.may_fulfil(who, row)
+        may_withdraw = access.may_withdraw(who, row)
 
     visited = {view.stage}
     for event in view.history:
@@ -145,7 +148,13 @@ def contract_page(rt: Runtime, who: Principal, code: str) -> ContractPage:
         open_tasks=open_tasks,
         # a revision is taken while the contract waits in its first stage (sent back)
         may_revise=may_revise and view.status == "active" and view.stage == spec.first.id,
-        may_fulfil=may_fulfil and view.status == "active",
+        # obligations are recorded only in a stage that tracks them (the contract is signed)
+        may_fulfil=may_fulfil and view.status == "active" and current.tracks == "obligations",
+        # a contract is withdrawn only before it is signed
+        may_withdraw=may_withdraw
+        and view.status == "active"
+        and view.stage in spec.approval_stages(),
+        today=today,
         days_to=days_to,
         installments=_installments(view),
         base_currency=rt.risk_config.base_currency,

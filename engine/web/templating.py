@@ -7,6 +7,7 @@ code. Every page gets `user` (the signed-in `Principal` or None) and `csrf_token
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from engine.services import access
 from engine.services.auth import Principal
 from engine.web.charts import bar_chart, stacked_bar_chart
+from engine.web.messages import page_words
 from engine.web.security import csrf_token
 
 SEVERITY_ORDER = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -93,9 +95,26 @@ def _menu(user: Principal | None) -> dict[str, bool]:
     }
 
 
-def flash(request: Request, message: str) -> None:
-    """A one-time message for the next page (kept in the signed session, not the URL)."""
-    request.session["flash"] = message
+def flash(request: Request, message: str, *, error: bool = False) -> None:
+    """A one-time message for the next page (kept in the signed session, not the URL);
+    `error` makes it a red banner (`role="alert"`) instead of a green one."""
+    request.session["flash"] = {"text": message, "error": error}
+
+
+def flash_refusal(request: Request, lines: Sequence[str] | str) -> None:
+    """A refused action: an error banner, in the page's words (no option names)."""
+    flash(request, "Not done: " + page_words(lines), error=True)
+
+
+def _pop_flash(request: Request) -> dict[str, Any] | None:
+    if "session" not in request.scope:
+        return None
+    found = request.session.pop("flash", None)
+    if found is None:
+        return None
+    if isinstance(found, str):  # a session signed before banners had a kind
+        return {"text": found, "error": False}
+    return {"text": str(found.get("text", "")), "error": bool(found.get("error"))}
 
 
 def render(
@@ -109,7 +128,7 @@ def render(
         "can": _menu(user),
         "csrf_token": csrf_token(request),
         "path": request.url.path,
-        "flash": request.session.pop("flash", None) if "session" in request.scope else None,
+        "flash": _pop_flash(request),
     }
     ctx.update(context or {})
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -152,9 +152,7 @@ def fulfil(
     )
 
 
-@router.post(
-    "/contracts/{code:path}/obligations/{obligation}/revert", response_model=ContractView
-)
+@router.post("/contracts/{code:path}/obligations/{obligation}/revert", response_model=ContractView)
 def revert(
     rt: RuntimeDep,
     user: ApiUser,
@@ -169,7 +167,9 @@ def revert(
 
 
 @router.post("/contracts/{code:path}/withdraw", response_model=ContractView)
-def withdraw(rt: RuntimeDep, user: ApiUser, code: ContractCode, body: ReasonRequest) -> ContractView:
+def withdraw(
+    rt: RuntimeDep, user: ApiUser, code: ContractCode, body: ReasonRequest
+) -> ContractView:
     """Withdraw a contract that is not yet signed (owner, submitter or admin); 409 once
     signed."""
     with rt.db.sessions() as session:
