@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+
 from sqlalchemy import select
 
 from engine.domain.views import ContractView
@@ -150,13 +151,12 @@ def _settle(
         elif ob.status != "open":
             raise Conflict(f"obligation {oid} of {code} is already {ob.status}")
         day = (on or rt.today()) if status == "fulfilled" else None
-        if day is not None and day < row.start_date:
-            if not force or not comment:
-                raise InvalidInput(
-                    f"--on: {day.isoformat()} is before the contract starts "
-                    f"({row.start_date.isoformat()}); if that is really so, pass --force "
-                    "with a --comment saying why"
-                )
+        if day is not None and day < row.start_date and not (force and comment):
+            raise InvalidInput(
+                f"--on: {day.isoformat()} is before the contract starts "
+                f"({row.start_date.isoformat()}); if that is really so, pass --force "
+                "with a --comment saying why"
+            )
         lock_row(row, now)
         session.flush()
         ob.status = status

@@ -60,11 +60,12 @@ def withdraw(rt: Runtime, code: str, username: str, reason: str) -> ContractView
         lock_row(row, now)
         session.flush()
         outbox = table(m.OutboxMessage)
-        cancelled = session.execute(
+        result = session.execute(
             update(outbox)
             .where(outbox.c.contract_id == row.id, outbox.c.status == "pending")
             .values(status="cancelled", last_error=f"{code} was withdrawn")
-        ).rowcount
+        )
+        cancelled = getattr(result, "rowcount", 0)
         tx.write(
             session,
             row,
