@@ -22,16 +22,22 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="contract files (.yaml, .yml or .json)")],
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Check contract files; store nothing. Exit 2 with one line per problem when invalid."""
-    from engine.services.contracts import validate_files
+    """Check contract files; store nothing. Exit 2 with one line per problem when invalid.
+
+    Terms that do not agree (amount, installments, payment obligations) are warnings:
+    printed on standard error, named, exit 0.
+    """
+    from engine.services.contracts import check_files
 
     with runtime() as rt:
-        errors = validate_files(rt, files)
+        errors, warnings = check_files(rt, files)
     if fmt is OutputFormat.JSON:
-        emit({"valid": not errors, "errors": errors}, fmt)
+        emit({"valid": not errors, "errors": errors, "warnings": warnings}, fmt)
         if errors:
             raise typer.Exit(2)
         return
+    for line in warnings:
+        typer.echo(f"warning: {line}", err=True)
     if errors:
         fail(errors)
     typer.echo(f"{len(files)} file(s) valid")

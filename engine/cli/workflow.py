@@ -103,6 +103,8 @@ def _print_contract(view: ContractView) -> None:
         f"{view.direction} {to_jsonable(view.amount)} {view.currency} with {view.counterparty}"
         f" - owner {view.owner}, submitted by {view.submitted_by}\n"
     )
+    for warning in view.warnings:
+        out.write(f"warning: {warning.line()}\n")
     if view.flags:
         print_table(
             [to_jsonable(f) for f in view.flags],

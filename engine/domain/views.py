@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.domain.agreement import TermWarning
 from engine.domain.risk import Flag
 
 
@@ -119,6 +120,8 @@ class ContractView(_View):
     obligations: list[ObligationView] = Field(default_factory=list)
     guarantees: list[GuaranteeView] = Field(default_factory=list)
     terms: dict[str, Any] = Field(default_factory=dict)
+    #: Terms that do not agree (amount, installments, payment obligations): named warnings.
+    warnings: list[TermWarning] = Field(default_factory=list)
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.definitions.contracts import load_contract_file
+from engine.domain.agreement import term_warnings
 from engine.domain.contract import Contract
 from engine.errors import InvalidInput
 from engine.services.runtime import Runtime
@@ -25,10 +26,20 @@ def read_contract(rt: Runtime, path: Path) -> Contract:
 
 def validate_files(rt: Runtime, paths: Sequence[Path]) -> list[str]:
     """Every problem in every file, one line each (`FILE: field.path: message`)."""
+    return check_files(rt, paths)[0]
+
+
+def check_files(rt: Runtime, paths: Sequence[Path]) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of every file, one line each: `FILE: field.path: message`, a
+    warning ending in its name (`[payments_do_not_add_up]`; docs/contract-format.md)."""
     errors: list[str] = []
+    warnings: list[str] = []
     for path in paths:
         try:
-            read_contract(rt, path)
+            contract = read_contract(rt, path)
         except InvalidInput as exc:
             errors.extend(exc.lines())
-    return errors
+            continue
+        data = contract.model_dump(mode="python")
+        warnings.extend(f"{path}: {w.line()}" for w in term_warnings(data))
+    return errors, warnings
