@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, parse_date, runtime
+from engine.domain.wording import words
 
 
 def print_alerts(rows: list[dict[str, Any]]) -> None:
@@ -22,7 +23,7 @@ def print_alerts(rows: list[dict[str, Any]]) -> None:
             about += f" task {row['task']}"
         when = row["sent_at"] or row["created_at"]
         typer.echo(
-            f"#{row['id']}  {row['status']:<7}  {row['level']:<16}  {about}  "
+            f"#{row['id']}  {row['status']:<9}  {words(row['level']):<22}  {about}  "
             f"(attempts {row['attempts']}, {when:%Y-%m-%d %H:%M} UTC)"
         )
         typer.echo(f"    to: {', '.join(row['recipients']) or '(nobody)'}")

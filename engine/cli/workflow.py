@@ -22,6 +22,7 @@ from engine.cli.common import (
     runtime,
     to_jsonable,
 )
+from engine.domain.wording import field_words, words
 
 if TYPE_CHECKING:
     from engine.domain.views import ContractView
@@ -83,7 +84,7 @@ def _note(entry: Any) -> str:
     if entry.action == "escalate":
         notes.append(f"to {details.get('escalate_to')}")
     if details.get("changed"):
-        notes.append("changed " + ", ".join(details["changed"]))
+        notes.append("changed " + "; ".join(field_words(f) for f in details["changed"]))
     for move in details.get("moves", []):
         if move.get("route"):
             notes.append(f"route {move['route']}")
@@ -96,8 +97,9 @@ def _print_contract(view: ContractView) -> None:
     out = sys.stdout
     out.write(f"{view.id}  {view.title}\n")
     out.write(
-        f"stage {view.stage} ({view.status}) - workflow {view.workflow} v{view.workflow_version}"
-        f" - revision {view.revision} - max severity {view.max_severity}\n"
+        f"stage {words(view.stage)} ({view.status}) - workflow {view.workflow}"
+        f" v{view.workflow_version} - revision {view.revision}"
+        f" - max severity {view.max_severity}\n"
     )
     out.write(
         f"{view.direction} {to_jsonable(view.amount)} {view.currency} with {view.counterparty}"
@@ -115,6 +117,9 @@ def _print_contract(view: ContractView) -> None:
         rows = [
             {
                 **to_jsonable(t),
+                "stage": words(t.stage),
+                "role": words(t.role),
+                "status": words(t.status),
                 "approved_by": ", ".join(t.approved_by),
                 "due": _minute(t.due) + (" OVERDUE" if t.overdue else ""),
             }
@@ -128,7 +133,10 @@ def _print_contract(view: ContractView) -> None:
         )
     if view.obligations:
         print_table(
-            [to_jsonable(o) for o in view.obligations],
+            [
+                {**to_jsonable(o), "party": words(o.party), "status": words(o.status)}
+                for o in view.obligations
+            ],
             ["id", "party", "kind", "due", "amount", "status", "fulfilled_on", "description"],
             title="Obligations",
         )
@@ -138,7 +146,7 @@ def _print_contract(view: ContractView) -> None:
                 "revision": r.number,
                 "by": r.submitted_by,
                 "at": _minute(r.submitted_at),
-                "changed": ", ".join(c.field for c in r.changes) or "-",
+                "changed": "; ".join(field_words(c.field) for c in r.changes) or "-",
             }
             for r in view.revisions
         ]
@@ -147,12 +155,13 @@ def _print_contract(view: ContractView) -> None:
         rows = [
             {
                 **to_jsonable(h),
+                "action": words(h.action),
                 "at": _minute(h.at),
                 "note": _note(h),
                 "actor": h.actor if not h.on_behalf_of else f"{h.actor} for {h.on_behalf_of}",
-                "stage": f"{h.from_stage} -> {h.to_stage}"
+                "stage": f"{words(h.from_stage)} -> {words(h.to_stage)}"
                 if h.from_stage != h.to_stage
-                else h.to_stage,
+                else words(h.to_stage),
             }
             for h in view.history
         ]
@@ -235,6 +244,8 @@ def tasks(
     rows = [
         {
             **to_jsonable(v),
+            "stage": words(v.stage),
+            "role": words(v.role),
             "due": _minute(v.due) + (" OVERDUE" if v.overdue else ""),
             "approvals": f"{len(v.approved_by)}/{v.approvals_required}",
         }

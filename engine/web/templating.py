@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import Response
 
+from engine.domain.wording import field_words, words
 from engine.services import access
 from engine.services.auth import Principal
 from engine.web.charts import bar_chart, stacked_bar_chart
@@ -66,7 +67,9 @@ def days_phrase(days: int | None) -> str:
 
 
 def humanise(value: Any) -> str:
-    return str(value or "").replace("_", " ")
+    """A code as a person reads it (`legal_review` -> `legal review`; see
+    `engine.domain.wording`)."""
+    return words(str(value or ""))
 
 
 def make_templates(templates_dir: Path) -> Jinja2Templates:
@@ -77,7 +80,14 @@ def make_templates(templates_dir: Path) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=money, number=number, date=date, days=days_phrase, human=humanise)
+    env.filters.update(
+        money=money,
+        number=number,
+        date=date,
+        days=days_phrase,
+        human=humanise,
+        field=field_words,
+    )
     env.globals.update(
         bar_chart=bar_chart, stacked_bar_chart=stacked_bar_chart, severity_rank=SEVERITY_ORDER
     )
