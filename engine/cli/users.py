@@ -13,6 +13,7 @@ from engine.cli.common import FormatOpt, OutputFormat, emit, fail, runtime
 def register(app: typer.Typer) -> None:
     users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
     users_app.command("add")(add)
+    users_app.command("set")(set_)
     users_app.command("list")(list_)
     app.add_typer(users_app, name="users")
 
@@ -21,6 +22,10 @@ def add(
     name: Annotated[str, typer.Argument(help="user name (lower case)")],
     role: Annotated[list[str], typer.Option("--role", help="a role; repeat for several")],
     email: Annotated[str | None, typer.Option(help="where alerts go")] = None,
+    display_name: Annotated[
+        str | None,
+        typer.Option("--display-name", help="the name people read, e.g. 张伟 (default: NAME)"),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the web password from standard input")
     ] = False,
@@ -35,8 +40,24 @@ def add(
         if not password:
             fail("--password-stdin: no password on standard input")
     with runtime() as rt:
-        user = add_user(rt, name, role, email=email, password=password)
+        user = add_user(rt, name, role, email=email, password=password, display_name=display_name)
     emit(user, fmt)
+
+
+def set_(
+    name: Annotated[str, typer.Argument(help="user name")],
+    display_name: Annotated[
+        str | None,
+        typer.Option("--display-name", help="the name people read; '' removes it"),
+    ] = None,
+    email: Annotated[str | None, typer.Option(help="where alerts go; '' removes it")] = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Change an existing user's display name or email (roles: `users add`)."""
+    from engine.services.users import set_user
+
+    with runtime() as rt:
+        emit(set_user(rt, name, display_name=display_name, email=email), fmt)
 
 
 def list_(fmt: FormatOpt = OutputFormat.TABLE) -> None:
@@ -44,4 +65,4 @@ def list_(fmt: FormatOpt = OutputFormat.TABLE) -> None:
     from engine.services.users import list_users
 
     with runtime() as rt:
-        emit(list_users(rt), fmt, columns=["username", "roles", "email", "active"])
+        emit(list_users(rt), fmt, columns=["username", "display_name", "roles", "email", "active"])

@@ -79,6 +79,9 @@ def obligation_context(payload: dict[str, Any], level: str, base_url: str | None
         link = f"{base_url.rstrip('/')}/contracts/{payload['contract']}"
     return {
         **payload,
+        # the owner's display name (e.g. 张伟); rows planned before names existed: the login
+        "owner_name": payload.get("owner_name") or payload.get("owner") or "",
+        "owner": payload.get("owner") or "",
         "level": level,
         "level_label": LEVEL_LABELS.get(level, level),
         "due_date": due,

@@ -156,7 +156,8 @@ def planning_sql(dialect: str) -> str:
         "'description', n.description, "
         f"'amount', CASE WHEN n.amount IS NULL THEN NULL ELSE {amount_text} END, "
         f"'currency', n.currency, 'due', {due_text}, 'as_of', {as_of_text}, "
-        "'owner', n.owner_name, 'obligation_owner', n.obligation_owner)"
+        "'owner', n.owner_name, 'owner_name', n.owner_shown, "
+        "'obligation_owner', n.obligation_owner)"
     )
     same_owner = f["same"].format(a="p.obligation_owner", b="n.obligation_owner")
     sql = f"""
@@ -166,7 +167,7 @@ WITH due AS (
     SELECT o.id AS obligation_id, o.contract_id, o.oid, o.kind, o.party, o.description,
            o.amount, o.due, o.owner AS obligation_owner,
            c.code, c.title, c.counterparty_name, c.currency, c.owner_id,
-           ow.username AS owner_name,
+           ow.username AS owner_name, coalesce(ow.display_name, ow.username) AS owner_shown,
            CASE WHEN o.due >= :as_of THEN 'due_soon'
                 WHEN o.due >= :overdue_from THEN 'overdue'
                 WHEN o.due >= :high_from THEN 'overdue_high'

@@ -87,6 +87,7 @@ def make_templates(templates_dir: Path) -> Jinja2Templates:
         days=days_phrase,
         human=humanise,
         field=field_words,
+        person=person,
     )
     env.globals.update(
         bar_chart=bar_chart, stacked_bar_chart=stacked_bar_chart, severity_rank=SEVERITY_ORDER
@@ -103,6 +104,24 @@ def _menu(user: Principal | None) -> dict[str, bool]:
         "outbox": access.may_read_outbox(user),
         "admin": access.is_admin(user),
     }
+
+
+def _names(request: Request) -> dict[str, str]:
+    """Login name -> display name (only users that have one; one small indexed read)."""
+    from engine.services.users import display_names
+
+    rt = request.app.state.rt
+    with rt.db.reads() as session:
+        return display_names(session)
+
+
+@jinja2.pass_context
+def person(context: Any, username: Any) -> str:
+    """A person as pages show them: their display name (e.g. 张伟), else their login."""
+    if not username:
+        return ""
+    names = context.get("names") or {}
+    return str(names.get(str(username), username))
 
 
 def flash(request: Request, message: str, *, error: bool = False) -> None:
@@ -135,6 +154,7 @@ def render(
     user = getattr(request.state, "user", None)
     ctx: dict[str, Any] = {
         "user": user,
+        "names": _names(request) if user is not None else {},
         "can": _menu(user),
         "csrf_token": csrf_token(request),
         "path": request.url.path,
