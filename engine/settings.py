@@ -11,8 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The folder that holds config/, rules/ and templates/ in a checkout (or an installed tree).
@@ -58,9 +59,29 @@ class Settings(BaseSettings):
         description="Signs web sessions and CSRF tokens",
     )
     upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="IANA time zone for displayed times, cron schedules and 'today' in due "
+        "dates and alerts; storage stays UTC",
+    )
     alerts_cron: str = "0 7 * * *"
     escalations_cron: str = "0 * * * *"
     rescore_cron: str = "30 2 * * *"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone (an IANA name such as Asia/Shanghai or UTC)"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 @lru_cache(maxsize=1)

@@ -15,16 +15,19 @@ def print_alerts(rows: list[dict[str, Any]]) -> None:
     if not rows:
         typer.echo("no alerts")
         return
+    from engine.settings import get_settings
+
+    zone = get_settings().zone
     for row in rows:
         about = row["contract"] or ""
         if row["obligation"]:
             about += f" {row['obligation']}"
         elif row["task"]:
             about += f" task {row['task']}"
-        when = row["sent_at"] or row["created_at"]
+        when = (row["sent_at"] or row["created_at"]).astimezone(zone)
         typer.echo(
             f"#{row['id']}  {row['status']:<9}  {words(row['level']):<22}  {about}  "
-            f"(attempts {row['attempts']}, {when:%Y-%m-%d %H:%M} UTC)"
+            f"(attempts {row['attempts']}, {when:%Y-%m-%d %H:%M} {when.tzname()})"
         )
         typer.echo(f"    to: {', '.join(row['recipients']) or '(nobody)'}")
         typer.echo(f"    subject: {row['subject']}")

@@ -66,7 +66,14 @@ def register(app: typer.Typer) -> None:
 
 
 def _minute(value: object) -> str:
-    """2027-01-04T09:00:00.123+00:00 -> 2027-01-04 09:00 (tables; JSON keeps full precision)."""
+    """2027-01-04T09:00:00.123+00:00 -> 2027-01-04 17:00 in `CONTRACTFLOW_TIMEZONE` (tables;
+    JSON keeps full precision, in UTC)."""
+    import datetime as dt
+
+    from engine.settings import get_settings
+
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(get_settings().zone).strftime("%Y-%m-%d %H:%M")
     text = str(to_jsonable(value) or "")
     return text[:16].replace("T", " ")
 

@@ -107,7 +107,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.rt = runtime
-    app.state.templates = make_templates(runtime.settings.templates_dir)
+    app.state.templates = make_templates(runtime.settings.templates_dir, runtime.settings.zone)
 
     secure = (runtime.settings.base_url or "").startswith("https://")
     app.add_middleware(

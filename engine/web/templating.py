@@ -43,12 +43,20 @@ def number(value: Any) -> str:
     return format(amount.normalize(), "f") if amount == amount.to_integral() else str(amount)
 
 
-def date(value: Any) -> str:
+def date(value: Any, zone: dt.tzinfo | None = None) -> str:
+    """A date as is; a moment in time in the business's time zone (stored as UTC)."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        return value[:16].replace("T", " ")
+        try:
+            value = dt.datetime.fromisoformat(value) if "T" in value else value
+        except ValueError:
+            return value[:16].replace("T", " ")
+        if isinstance(value, str):
+            return value
     if isinstance(value, dt.datetime):
+        if zone is not None and value.tzinfo is not None:
+            value = value.astimezone(zone)
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -72,7 +80,7 @@ def humanise(value: Any) -> str:
     return words(str(value or ""))
 
 
-def make_templates(templates_dir: Path) -> Jinja2Templates:
+def make_templates(templates_dir: Path, zone: dt.tzinfo | None = None) -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir / "web")),
         autoescape=True,
@@ -83,7 +91,7 @@ def make_templates(templates_dir: Path) -> Jinja2Templates:
     env.filters.update(
         money=money,
         number=number,
-        date=date,
+        date=lambda value: date(value, zone),
         days=days_phrase,
         human=humanise,
         field=field_words,
