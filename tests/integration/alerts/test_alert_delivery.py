@@ -181,7 +181,9 @@ def test_the_message_names_the_contract_and_carries_a_calendar_entry(
     assert ics.get_filename() == "due-date.ics"
     body = ics.get_content()
     assert "DTSTART;VALUE=DATE:20270209" in body
-    assert f"UID:{row['message_id'].strip('<>')}" in body
+    local, host = row["message_id"].strip("<>").split("@")
+    assert local.endswith(f".{row['level']}")  # one Message-ID per level ...
+    assert f"UID:{local.rsplit('.', 1)[0]}@{host}" in body  # ... one calendar entry per obligation
 
 
 def test_no_link_without_a_base_url(make_rt: Any, people: dict[str, int], smtp: SmtpServer) -> None:
