@@ -57,9 +57,15 @@ def run(as_of: DateOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     emit(result, fmt)
     if result["failed"]:
         typer.echo(
-            f"note: {result['failed']} alert(s) not delivered; see "
-            "`contractflow alerts list --status pending` (sent on a later run) and "
-            "`--status failed` (refused; `contractflow alerts retry ID` after fixing)",
+            f"note: {result['failed']} alert(s) refused by the mail server; see "
+            "`contractflow alerts list --status failed` for the replies, and "
+            "`contractflow alerts retry ID` after fixing",
+            err=True,
+        )
+    if result.get("deferred"):
+        typer.echo(
+            f"note: {result['deferred']} alert(s) deferred (server busy or unreachable); they "
+            "stay pending and go out on a later run (`contractflow alerts list --status pending`)",
             err=True,
         )
 

@@ -7,7 +7,7 @@ page all call these functions; none of them needs Prefect.
 
 Functions for interfaces:
 
-- `run_alerts(rt, as_of=None) -> {"sent", "skipped_duplicates", "failed"}`
+- `run_alerts(rt, as_of=None) -> {"sent", "skipped_duplicates", "failed", "deferred"}`
 - `plan_alerts(rt, as_of=None) -> PlanResult` (planning only; the flow's first task)
 - `send_alerts(rt) -> SendResult` (delivery only)
 - `list_alerts(rt, status=None, limit=200) -> list[dict]` (newest first)
@@ -51,15 +51,18 @@ def send_alerts(rt: Runtime, **options: Any) -> SendResult:
 def run_alerts(rt: Runtime, as_of: dt.date | None = None, **send_options: Any) -> dict[str, int]:
     """The alert job: plan for `as_of` (default today), then send.
 
-    `failed` counts alerts this run could not deliver: refused for good (see `alerts list
-    --status failed`) or still pending because the server deferred them or was unreachable.
+    `failed` counts the alerts this run recorded as failed, refused for good: exactly those
+    `alerts list --status failed` then shows with the server's reply. `deferred` counts the
+    alerts still pending because the server deferred them (4xx) or was unreachable: they
+    are sent on a later run (`alerts list --status pending` shows them and why).
     """
     plan = plan_alerts(rt, as_of)
     sent = send_alerts(rt, **send_options)
     return {
         "sent": sent.sent,
         "skipped_duplicates": plan.skipped_duplicates,
-        "failed": sent.failed + sent.deferred,
+        "failed": sent.failed,
+        "deferred": sent.deferred,
     }
 
 

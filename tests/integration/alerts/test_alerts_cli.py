@@ -40,7 +40,7 @@ def test_alerts_run_list_and_retry_from_the_command_line(
         "alerts", "run", "--as-of", "2027-03-01", "--format", "json", db_url=db_url, **env
     )
     assert first.code == 0, first.stderr
-    assert first.json == {"sent": 1, "skipped_duplicates": 0, "failed": 1}
+    assert first.json == {"sent": 1, "skipped_duplicates": 0, "failed": 1, "deferred": 0}
     assert "1 alert(s) not delivered" in first.stderr
 
     failed = run_cli(
@@ -59,7 +59,7 @@ def test_alerts_run_list_and_retry_from_the_command_line(
     again = run_cli(
         "alerts", "run", "--as-of", "2027-03-01", "--format", "json", db_url=db_url, **env
     )
-    assert again.json == {"sent": 1, "skipped_duplicates": 2, "failed": 0}
+    assert again.json == {"sent": 1, "skipped_duplicates": 2, "failed": 0, "deferred": 0}
     assert len(smtp.messages) == 2
 
     not_failed = run_cli("alerts", "retry", str(row["id"]), db_url=db_url, **env)

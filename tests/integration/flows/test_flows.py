@@ -63,8 +63,18 @@ def test_overdue_alerts_flow_plans_and_sends_once(
             ],
         )
 
-    assert overdue_alerts(as_of=AS_OF) == {"sent": 2, "skipped_duplicates": 0, "failed": 0}
-    assert overdue_alerts(as_of=AS_OF) == {"sent": 0, "skipped_duplicates": 2, "failed": 0}
+    assert overdue_alerts(as_of=AS_OF) == {
+        "sent": 2,
+        "skipped_duplicates": 0,
+        "failed": 0,
+        "deferred": 0,
+    }
+    assert overdue_alerts(as_of=AS_OF) == {
+        "sent": 0,
+        "skipped_duplicates": 2,
+        "failed": 0,
+        "deferred": 0,
+    }
     recipients = sorted(tuple(msg.recipients) for msg in smtp.messages)
     assert recipients == [
         ("alice@example.com",),
