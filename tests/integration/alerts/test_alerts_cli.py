@@ -41,7 +41,7 @@ def test_alerts_run_list_and_retry_from_the_command_line(
     )
     assert first.code == 0, first.stderr
     assert first.json == {"sent": 1, "skipped_duplicates": 0, "failed": 1, "deferred": 0}
-    assert "1 alert(s) not delivered" in first.stderr
+    assert "1 alert(s) refused by the mail server" in first.stderr
 
     failed = run_cli(
         "alerts", "list", "--status", "failed", "--format", "json", db_url=db_url, **env
