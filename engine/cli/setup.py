@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from engine.cli.common import FormatOpt, OutputFormat, emit, runtime
+from engine.cli.common import FormatOpt, NoUserOpt, OutputFormat, emit, runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-def init(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def init(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Create or upgrade the database and load config/workflows and rules/ (safe to re-run)."""
     from engine.services.setup import initialise
 
@@ -38,7 +38,7 @@ def _print_init(result: dict[str, Any]) -> None:
             typer.echo(f"{key.replace('_', ' ')}: {value}")
 
 
-def config_show(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def config_show(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Print the effective settings (environment, .env and config/risk.yaml), secrets masked."""
     from engine.services.config import effective_settings
 
