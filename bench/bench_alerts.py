@@ -139,9 +139,20 @@ def load(url: str) -> float:
         "SELECT setval(pg_get_serial_sequence('users', 'id'), 100)",
         "ANALYZE",
     ]
+    from pathlib import Path
+
+    from sqlalchemy import text as sql_text
+
+    # The contracts run on the shipped standard workflow, whose `fulfilment` stage tracks
+    # obligations: only such stages are alerted.
+    standard = (Path(__file__).parent.parent / "config/workflows/standard.yaml").read_text()
     with db.engine.begin() as conn:
         for statement in statements:
             conn.exec_driver_sql(statement.replace("%", "%%"))  # psycopg: % is a placeholder
+        conn.execute(
+            sql_text("UPDATE workflow_definitions SET source_text = :text WHERE id = 1"),
+            {"text": standard},
+        )
     db.dispose()
     return time.perf_counter() - started
 
@@ -274,7 +285,7 @@ def planning_breakdown(rt: Any) -> dict[str, float]:
     emptied outbox, inside a transaction that is rolled back (the measured runs are over)."""
     from sqlalchemy import Date, bindparam
 
-    from engine.services.alert_planning import Bands, planning_sql
+    from engine.services.alert_planning import Bands, planning_sql, tracking_keys
     from engine.store import models as m
 
     bands = Bands.for_date(AS_OF, rt.risk_config)
@@ -287,12 +298,20 @@ def planning_breakdown(rt: Any) -> dict[str, float]:
     statement = text("EXPLAIN (ANALYZE, FORMAT JSON) " + planning_sql("postgresql")).bindparams(
         *(bindparam(name, type_=Date()) for name in dates),
         bindparam("now", type_=m.UTCDateTime()),
+        bindparam("tracking", expanding=True),
     )
+    with rt.db.reads() as session:
+        tracking = tracking_keys(session)
     with rt.db.engine.connect() as conn:
         transaction = conn.begin()
         conn.exec_driver_sql("TRUNCATE outbox")
         conn.exec_driver_sql("SET LOCAL jit = off")
-        params = {**dates, "now": dt.datetime.now(dt.UTC), "domain": "example.com"}
+        params = {
+            **dates,
+            "now": dt.datetime.now(dt.UTC),
+            "domain": "example.com",
+            "tracking": tracking,
+        }
         [report] = conn.execute(statement, params).scalar_one()
         transaction.rollback()
     insert = report["Plan"]

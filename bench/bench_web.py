@@ -487,7 +487,7 @@ headers + body waited for the client's delayed ACK (Kludex/uvicorn#3149, open in
 statement (token, user and roles; statements built once with bind parameters), proves
 visibility from the task's own role or assignment (one statement; the delegation and
 ownership checks run only otherwise), calls `lifecycle.decide` and answers a small
-`ActOutcome` instead of rebuilding the full contract view (SPEC's `contractflow act` output is
+`ActOutcome` instead of rebuilding the full contract view (the documented `contractflow act` output is
 unchanged). In-process on this database that is 0.8 ms (auth) + 0.6 ms (visibility) + 8.2 ms
 (`decide`: ~20 statements, owned by the workflow service) of CPU, plus the HTTP stack (the
 `GET /api/me` row). Under 8 clients the table's CPU columns give the real bill per approval:
@@ -502,6 +502,6 @@ than FastAPI/uvicorn-h11 (or more cores), not more tuning of the route.
 **Task lists are paged.** `GET /api/tasks` and `contractflow tasks` return 100 tasks by
 default (`limit` / `--limit` up to 1,000, `offset` / `--offset`; `X-Next-Offset` and a
 line on standard error name the next page), found in SQL over the same index per role
-(every open task: one branch per role) instead of loading all 50,000 rows; SPEC's JSON list
+(every open task: one branch per role) instead of loading all 50,000 rows; the documented JSON list
 shape is kept.
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +84,11 @@ class Settings(BaseSettings):
         "made on first use)",
     )
     upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="IANA time zone for displayed times, cron schedules and 'today' in due "
+        "dates and alerts; storage stays UTC",
+    )
     alerts_time_budget_seconds: float = Field(
         default=300.0,
         gt=0,
@@ -118,6 +124,21 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(problem)
         return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone (an IANA name such as Asia/Shanghai or UTC)"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def cookie_secure(self) -> bool:

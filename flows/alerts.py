@@ -58,5 +58,6 @@ def overdue_alerts(as_of: dt.date | None = None) -> dict[str, int]:
     return {
         "sent": sent["sent"],
         "skipped_duplicates": plan["skipped_duplicates"],
-        "failed": sent["failed"] + sent["deferred"],
+        "failed": sent["failed"],  # refused for good: what `alerts list --status failed` shows
+        "deferred": sent["deferred"],  # still pending, sent on a later run
     }

@@ -37,6 +37,7 @@ def ensure_pool(name: str) -> None:
 def register(pool: str, name: str, settings: Any, *, schedules: bool = True) -> list[str]:
     """Register every flow as deployment `NAME` on `pool`; returns `flow/deployment` names."""
     from prefect import Flow
+    from prefect.schedules import Cron
 
     from engine.settings import PROJECT_ROOT
 
@@ -46,7 +47,9 @@ def register(pool: str, name: str, settings: Any, *, schedules: bool = True) -> 
         flow.deploy(
             name=name,
             work_pool_name=pool,
-            cron=getattr(settings, cron_attr) if schedules else None,
+            schedules=[Cron(getattr(settings, cron_attr), timezone=settings.timezone)]
+            if schedules
+            else None,
             build=False,
             push=False,
             # One active run per flow: retries of a slow run must not pile up behind it.

@@ -2,7 +2,7 @@
 
 Needs a real Prefect server (`PREFECT_API_URL`): a temporary one cannot run schedules.
 `flows.stack.PrefectStack` (what `contractflow serve` uses) starts the server and then this
-process. Schedules come from settings (UTC cron):
+process. Schedules come from settings (cron in `CONTRACTFLOW_TIMEZONE`, default Asia/Shanghai):
 
 - `overdue-alerts/daily`          `CONTRACTFLOW_ALERTS_CRON`      (default `0 7 * * *`)
 - `sla-escalations/hourly`        `CONTRACTFLOW_ESCALATIONS_CRON` (default `0 * * * *`)
@@ -18,14 +18,19 @@ from typing import Any
 
 def deployments(settings: Any) -> list[Any]:
     """The three deployments with their schedules (also used by docs/deployment.md's recipe)."""
+    from prefect.schedules import Cron
+
     from flows.alerts import overdue_alerts
     from flows.escalations import sla_escalations
     from flows.rescore import nightly_rescore
 
+    def at(cron: str) -> list[Any]:  # cron in the business's time zone
+        return [Cron(cron, timezone=settings.timezone)]
+
     return [
-        overdue_alerts.to_deployment(name="daily", cron=settings.alerts_cron),
-        sla_escalations.to_deployment(name="hourly", cron=settings.escalations_cron),
-        nightly_rescore.to_deployment(name="nightly", cron=settings.rescore_cron),
+        overdue_alerts.to_deployment(name="daily", schedules=at(settings.alerts_cron)),
+        sla_escalations.to_deployment(name="hourly", schedules=at(settings.escalations_cron)),
+        nightly_rescore.to_deployment(name="nightly", schedules=at(settings.rescore_cron)),
     ]
 
 

@@ -20,6 +20,7 @@ from engine.cli.common import (
     runtime,
     safe_text,
 )
+from engine.domain.wording import words
 
 
 class AlertStatus(StrEnum):
@@ -33,16 +34,19 @@ def print_alerts(rows: list[dict[str, Any]]) -> None:
     if not rows:
         typer.echo("no alerts")
         return
+    from engine.settings import get_settings
+
+    zone = get_settings().zone
     for row in rows:
         about = row["contract"] or ""
         if row["obligation"]:
             about += f" {row['obligation']}"
         elif row["task"]:
             about += f" task {row['task']}"
-        when = row["sent_at"] or row["created_at"]
+        when = (row["sent_at"] or row["created_at"]).astimezone(zone)
         typer.echo(
-            f"#{row['id']}  {row['status']:<7}  {row['level']:<16}  {safe_text(about)}  "
-            f"(attempts {row['attempts']}, {when:%Y-%m-%d %H:%M} UTC)"
+            f"#{row['id']}  {row['status']:<9}  {words(row['level']):<22}  {safe_text(about)}  "
+            f"(attempts {row['attempts']}, {when:%Y-%m-%d %H:%M} {when.tzname()})"
         )
         typer.echo(f"    to: {safe_text(', '.join(row['recipients'])) or '(nobody)'}")
         typer.echo(f"    subject: {safe_text(row['subject'])}")
@@ -95,9 +99,15 @@ def run(
         )
     if result["failed"] and "stopped_after_seconds" not in result:
         typer.echo(
-            f"note: {result['failed']} alert(s) not delivered; see "
-            "`contractflow alerts list --status pending` (sent on a later run) and "
-            "`--status failed` (refused; `contractflow alerts retry ID` after fixing)",
+            f"note: {result['failed']} alert(s) refused by the mail server; see "
+            "`contractflow alerts list --status failed` for the replies, and "
+            "`contractflow alerts retry ID` after fixing",
+            err=True,
+        )
+    if result.get("deferred"):
+        typer.echo(
+            f"note: {result['deferred']} alert(s) deferred (server busy or unreachable); they "
+            "stay pending and go out on a later run (`contractflow alerts list --status pending`)",
             err=True,
         )
 

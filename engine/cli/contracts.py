@@ -26,19 +26,25 @@ def validate(
     as_user: NoUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Check contract files; store nothing. Exit 2 with one line per problem when invalid."""
+    """Check contract files; store nothing. Exit 2 with one line per problem when invalid.
+
+    Terms that do not agree (amount, installments, payment obligations) are warnings:
+    printed on standard error, named, exit 0.
+    """
     import sys
 
-    from engine.services.contracts import validate_files
+    from engine.services.contracts import check_files
 
     stdin_text = sys.stdin.read() if any(str(f) == "-" for f in files) else None
     with runtime() as rt:
-        errors = validate_files(rt, files, stdin_text)
+        errors, warnings = check_files(rt, files, stdin_text)
     if fmt is OutputFormat.JSON:
-        emit({"valid": not errors, "errors": errors}, fmt)
+        emit({"valid": not errors, "errors": errors, "warnings": warnings}, fmt)
         if errors:
             raise typer.Exit(2)
         return
+    for line in warnings:
+        typer.echo(f"warning: {line}", err=True)
     if errors:
         fail(errors)
     typer.echo(f"{len(files)} file(s) valid")

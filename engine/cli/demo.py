@@ -44,8 +44,8 @@ def main() -> None:
         out.write(f"example contracts loaded: {', '.join(added)}\n")
     else:
         out.write("example contracts: already loaded\n")
-    out.write("sign in as lena (legal), fei (finance), rita (risk), sam (signer), paul ")
-    out.write("(procurement), alice (contract admin), maria (manager) or root (admin)\n")
+    out.write("sign in as lena (legal), leo (legal lead), fei (finance), rita (risk), sam ")
+    out.write("(signer), paul (procurement), alice (contract admin), maria (manager) or root\n")
 
 
 if __name__ == "__main__":

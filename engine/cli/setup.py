@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from engine.cli.common import FormatOpt, NoUserOpt, OutputFormat, emit, runtime
@@ -24,7 +26,20 @@ def init(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None
 
     with runtime() as rt:
         result = initialise(rt)
-    emit(result, fmt)
+    emit(result, fmt, table=_print_init)
+
+
+def _print_init(result: dict[str, Any]) -> None:
+    """What `init` did, in sentences (JSON keeps the structure)."""
+    typer.echo(f"database: {result.get('database')}")
+    for wf in result.get("workflows", []):
+        typer.echo(f"workflow {wf['workflow']} version {wf['version']}: {wf['status']}")
+    rules = result.get("rules")
+    if rules is not None:
+        typer.echo(f"rules: {rules} loaded")
+    for key, value in result.items():
+        if key not in ("database", "workflows", "rules"):
+            typer.echo(f"{key.replace('_', ' ')}: {value}")
 
 
 def config_show(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:

@@ -13,6 +13,7 @@ from engine.cli.common import AsUserOpt, FormatOpt, OutputFormat, acting_as, emi
 def register(app: typer.Typer) -> None:
     users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
     users_app.command("add")(add)
+    users_app.command("set")(set_)
     users_app.command("list")(list_)
     users_app.command("deactivate")(deactivate)
     users_app.command("reactivate")(reactivate)
@@ -26,6 +27,10 @@ def add(
     name: Annotated[str, typer.Argument(help="user name (lower case)")],
     role: Annotated[list[str], typer.Option("--role", help="a role; repeat for several")],
     email: Annotated[str | None, typer.Option(help="where alerts go")] = None,
+    display_name: Annotated[
+        str | None,
+        typer.Option("--display-name", help="the name people read, e.g. 张伟 (default: NAME)"),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the web password from standard input")
     ] = False,
@@ -42,8 +47,26 @@ def add(
             fail("--password-stdin: no password on standard input")
     with runtime() as rt:
         _require_admin(rt, as_user)
-        user = add_user(rt, name, role, email=email, password=password)
+        user = add_user(rt, name, role, email=email, password=password, display_name=display_name)
     emit(user, fmt)
+
+
+def set_(
+    name: Annotated[str, typer.Argument(help="user name")],
+    display_name: Annotated[
+        str | None,
+        typer.Option("--display-name", help="the name people read; '' removes it"),
+    ] = None,
+    email: Annotated[str | None, typer.Option(help="where alerts go; '' removes it")] = None,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Change an existing user's display name or email (roles: `users add`)."""
+    from engine.services.users import set_user
+
+    with runtime() as rt:
+        _require_admin(rt, as_user)
+        emit(set_user(rt, name, display_name=display_name, email=email), fmt)
 
 
 def list_(as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
@@ -52,7 +75,7 @@ def list_(as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> Non
 
     with runtime() as rt:
         _require_admin(rt, as_user)
-        emit(list_users(rt), fmt, columns=["username", "roles", "email", "active"])
+        emit(list_users(rt), fmt, columns=["username", "display_name", "roles", "email", "active"])
 
 
 def _require_admin(rt: object, as_user: str | None) -> None:

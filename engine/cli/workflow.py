@@ -30,6 +30,7 @@ from engine.cli.common import (
     safe_text,
     to_jsonable,
 )
+from engine.domain.wording import field_words, words
 
 if TYPE_CHECKING:
     from engine.domain.views import ContractView
@@ -67,10 +68,12 @@ def register(app: typer.Typer) -> None:
     app.command("amend")(amend)
     app.command("renew")(renew)
     app.command("terminate")(terminate)
+    app.command("withdraw")(withdraw)
 
     obligations_app = typer.Typer(help="Obligation fulfilment.", no_args_is_help=True)
     obligations_app.command("fulfil")(fulfil)
     obligations_app.command("waive")(waive)
+    obligations_app.command("revert")(revert)
     app.add_typer(obligations_app, name="obligations")
 
     workflows_app = typer.Typer(help="Workflow definitions.", no_args_is_help=True)
@@ -89,7 +92,14 @@ def register(app: typer.Typer) -> None:
 
 
 def _minute(value: object) -> str:
-    """2027-01-04T09:00:00.123+00:00 -> 2027-01-04 09:00 (tables; JSON keeps full precision)."""
+    """2027-01-04T09:00:00.123+00:00 -> 2027-01-04 17:00 in `CONTRACTFLOW_TIMEZONE` (tables;
+    JSON keeps full precision, in UTC)."""
+    import datetime as dt
+
+    from engine.settings import get_settings
+
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(get_settings().zone).strftime("%Y-%m-%d %H:%M")
     text = str(to_jsonable(value) or "")
     return text[:16].replace("T", " ")
 
@@ -107,7 +117,7 @@ def _note(entry: Any) -> str:
     if entry.action == "escalate":
         notes.append(f"to {details.get('escalate_to')}")
     if details.get("changed"):
-        notes.append("changed " + ", ".join(details["changed"]))
+        notes.append("changed " + "; ".join(field_words(f) for f in details["changed"]))
     for move in details.get("moves", []):
         if move.get("route"):
             notes.append(f"route {move['route']}")
@@ -120,8 +130,9 @@ def _print_contract(view: ContractView) -> None:
     out = sys.stdout
     out.write(safe_text(f"{view.id}  {view.title}") + "\n")
     out.write(
-        f"stage {view.stage} ({view.status}) - workflow {view.workflow} v{view.workflow_version}"
-        f" - revision {view.revision} - max severity {view.max_severity}\n"
+        f"stage {words(view.stage)} ({view.status}) - workflow {view.workflow}"
+        f" v{view.workflow_version} - revision {view.revision}"
+        f" - max severity {view.max_severity}\n"
     )
     out.write(
         safe_text(
@@ -130,6 +141,8 @@ def _print_contract(view: ContractView) -> None:
         )
         + "\n"
     )
+    for warning in view.warnings:
+        out.write(f"warning: {warning.line()}\n")
     if view.flags:
         print_table(
             [to_jsonable(f) for f in view.flags],
@@ -140,6 +153,9 @@ def _print_contract(view: ContractView) -> None:
         rows = [
             {
                 **to_jsonable(t),
+                "stage": words(t.stage),
+                "role": words(t.role),
+                "status": words(t.status),
                 "approved_by": ", ".join(t.approved_by),
                 "due": _minute(t.due) + (" OVERDUE" if t.overdue else ""),
             }
@@ -153,7 +169,10 @@ def _print_contract(view: ContractView) -> None:
         )
     if view.obligations:
         print_table(
-            [to_jsonable(o) for o in view.obligations],
+            [
+                {**to_jsonable(o), "party": words(o.party), "status": words(o.status)}
+                for o in view.obligations
+            ],
             ["id", "party", "kind", "due", "amount", "status", "fulfilled_on", "description"],
             title="Obligations",
         )
@@ -163,7 +182,7 @@ def _print_contract(view: ContractView) -> None:
                 "revision": r.number,
                 "by": r.submitted_by,
                 "at": _minute(r.submitted_at),
-                "changed": ", ".join(c.field for c in r.changes) or "-",
+                "changed": "; ".join(field_words(c.field) for c in r.changes) or "-",
             }
             for r in view.revisions
         ]
@@ -172,12 +191,13 @@ def _print_contract(view: ContractView) -> None:
         rows = [
             {
                 **to_jsonable(h),
+                "action": words(h.action),
                 "at": _minute(h.at),
                 "note": _note(h),
                 "actor": h.actor if not h.on_behalf_of else f"{h.actor} for {h.on_behalf_of}",
-                "stage": f"{h.from_stage} -> {h.to_stage}"
+                "stage": f"{words(h.from_stage)} -> {words(h.to_stage)}"
                 if h.from_stage != h.to_stage
-                else h.to_stage,
+                else words(h.to_stage),
             }
             for h in view.history
         ]
@@ -298,6 +318,8 @@ def tasks(
     rows = [
         {
             **to_jsonable(v),
+            "stage": words(v.stage),
+            "role": words(v.role),
             "due": _minute(v.due) + (" OVERDUE" if v.overdue else ""),
             "approvals": f"{len(v.approved_by)}/{v.approvals_required}",
         }
@@ -405,16 +427,59 @@ def fulfil(
     obligation: Annotated[str, typer.Argument(help="obligation id, e.g. OB-1")],
     on: DateOpt = None,
     comment: NoteOpt = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="accept an --on before the contract's start (needs --comment)"
+        ),
+    ] = False,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Record that an obligation was fulfilled (default: today)."""
+    """Record that an obligation was fulfilled (default: today; never a future date).
+
+    Only while the contract is in a stage that tracks obligations (it is signed).
+    """
     from engine.services.lifecycle import fulfil_obligation
 
     user = acting_user(as_user)
     day = parse_date(on, "--on")
     with runtime() as rt:
-        view = fulfil_obligation(rt, contract, obligation, user, on=day, comment=comment)
+        view = fulfil_obligation(
+            rt, contract, obligation, user, on=day, comment=comment, force=force
+        )
+    _emit_contract(view, fmt)
+
+
+def revert(
+    contract: Annotated[str, typer.Argument(help="contract id")],
+    obligation: Annotated[str, typer.Argument(help="obligation id")],
+    reason: Annotated[str, typer.Option("--reason", help="why the record was wrong")],
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Undo a fulfilment or waiver recorded by mistake: the obligation is open again."""
+    from engine.services.lifecycle import revert_obligation
+
+    user = acting_user(as_user)
+    with runtime() as rt:
+        view = revert_obligation(rt, contract, obligation, user, reason)
+    _emit_contract(view, fmt)
+
+
+def withdraw(
+    contract: Annotated[str, typer.Argument(help="contract id")],
+    reason: Annotated[str, typer.Option("--reason", help="why it is withdrawn")],
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Withdraw a contract that is not yet signed (owner, submitter or admin): status
+    `withdrawn`, open tasks cancelled, its queued alerts cancelled. Exit 1 once signed."""
+    from engine.services.lifecycle import withdraw as do_withdraw
+
+    user = acting_user(as_user)
+    with runtime() as rt:
+        view = do_withdraw(rt, contract, user, reason)
     _emit_contract(view, fmt)
 
 

@@ -81,7 +81,7 @@ def _clause_values(contract: Contract, company: Company) -> dict[str, dict[str, 
 
 def key_term_rows(contract: Contract) -> list[tuple[str, str]]:
     data = contract.model_dump(mode="python")
-    return [(t.label.text, T.show(t, _dig(data, t.key))) for t in T.KEY_TERMS]
+    return [(t.label.text, T.show(t, _dig(data, t.key))) for t in T.KEY_TERMS if not t.internal]
 
 
 def schedule_rows(contract: Contract) -> list[list[str]]:
@@ -214,7 +214,7 @@ def _parties(doc: Any, contract: Contract, company: Company) -> None:
     ours = [company.name_zh, company.name_en, company.address_zh, company.address_en]
     theirs = [cp.name]
     if cp.country:
-        theirs.append(f"Country / 国别: {cp.country}")
+        theirs.append(f"国别 Country: {W.country_label(cp.country)}")
     seller, buyer = (ours, theirs) if we_sell else (theirs, ours)
     cells = []
     for role, lines in ((L.DIRECTION["sell"], seller), (L.DIRECTION["buy"], buyer)):

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.documents import labels as L
+from engine.documents import words as W
 from engine.documents.labels import Label
 
 Reader = Callable[[str], tuple[Any, str | None]]  # cell -> (value, problem)
@@ -25,10 +26,14 @@ class Term:
     key: str  # dotted path in the contract data (Key terms) or item key (tables)
     label: Label
     kind: str  # text | opt_text | money | percent | opt_percent | int | opt_int | date
-    #          | opt_date | bool | enum | opt_enum | party
+    #          | opt_date | bool | enum | opt_enum | party | law | country (optional, a code
+    #          shown as its names, read back to the code)
     required: bool = False
     choices: Mapping[str, Label] | None = None
     none_word: Label = L.NONE_WORD
+    #: Our own data about the deal (our credit rating of them, our administrator): read
+    #: from a Word draft that carries it, never printed on the counterparty's contract.
+    internal: bool = False
 
 
 KEY_TERMS: tuple[Term, ...] = (
@@ -36,17 +41,18 @@ KEY_TERMS: tuple[Term, ...] = (
     Term("title", Label("Subject", "合同标的"), "text", required=True),
     Term("direction", Label("Our role", "我方角色"), "enum", True, L.DIRECTION),
     Term("counterparty.name", Label("Counterparty", "合同相对方"), "text", required=True),
-    Term("counterparty.country", Label("Counterparty country", "相对方国别"), "opt_text"),
+    Term("counterparty.country", Label("Counterparty country", "相对方国别"), "country"),
     Term(
         "counterparty.credit_rating",
         Label("Counterparty credit rating", "相对方信用等级"),
         "opt_text",
+        internal=True,
     ),
     Term("currency", Label("Currency", "币种"), "text", required=True),
     Term("amount", Label("Contract amount", "合同金额"), "money", required=True),
     Term("start_date", Label("Start date", "生效日期"), "date", required=True),
     Term("end_date", Label("End date", "终止日期"), "date", required=True),
-    Term("owner", Label("Contract administrator", "合同管理人"), "opt_text"),
+    Term("owner", Label("Contract administrator", "合同管理人"), "opt_text", internal=True),
     Term("payment_terms.prepayment_percent", Label("Prepayment (%)", "预付款比例(%)"), "percent"),
     Term(
         "payment_terms.net_days",
@@ -66,7 +72,7 @@ KEY_TERMS: tuple[Term, ...] = (
     ),
     Term("auto_renewal", Label("Automatic renewal", "自动续约"), "bool"),
     Term("renewal_notice_days", Label("Renewal notice (days)", "续约通知期(天)"), "opt_int"),
-    Term("governing_law", Label("Governing law", "适用法律"), "opt_text"),
+    Term("governing_law", Label("Governing law", "适用法律"), "law"),
 )
 
 SCHEDULE: tuple[Term, ...] = (
@@ -125,6 +131,10 @@ def show(term: Term, value: Any) -> str:
         return L.plain_number(Decimal(value))
     if term.kind == "bool":
         return L.YES_NO[bool(value)].text
+    if term.kind == "law":
+        return W.law_label(str(value))
+    if term.kind == "country":
+        return W.country_label(str(value))
     if term.kind in {"enum", "opt_enum"} and term.choices is not None:
         code = getattr(value, "value", value)
         return term.choices[code].text if code in term.choices else str(code)
@@ -137,6 +147,10 @@ def read(term: Term, cell: str, direction: str | None = None) -> tuple[Any, str 
     """(value, None) or (None, problem). A blank optional cell reads as None (not set)."""
     text = cell.strip()
     kind = term.kind
+    if kind == "law":
+        return (W.law_code(text) if text else None), None
+    if kind == "country":
+        return (W.country_code(text) if text else None), None
     if kind in {"opt_text", "text"}:
         if not text:
             return None, ("is empty" if term.required else None)

@@ -103,7 +103,81 @@ def chinese_ordinal(n: int) -> str:
 
 
 def law_names(code: str | None) -> tuple[str, str]:
-    """(Chinese, English) name of a governing law; PRC law when the contract names none."""
+    """(Chinese, English) name of a governing law; PRC law when the contract names none.
+
+    A known code (`CN`) is rendered as its names; anything else is the contract's own words
+    and is rendered as written, in both languages: never a code's name and the words both
+    (`中华人民共和国法律` must not become `中华人民共和国法律法律`)."""
     if code is None:
         return LAW["CN"]
-    return LAW.get(code.upper(), (f"{code}法律", f"the laws of {code}"))
+    text = code.strip()
+    known = LAW.get(text)
+    if known is not None:
+        return known
+    for names in LAW.values():  # the name itself, as a Word draft may spell it
+        if text in names:
+            return names
+    return text, text
+
+
+def law_label(code: str) -> str:
+    """The Key terms cell: `中华人民共和国法律 / the laws of the People's Republic of China`."""
+    zh, en = law_names(code)
+    return zh if zh == en else f"{zh} / {en}"
+
+
+def law_code(cell: str) -> str:
+    """A Key terms cell read back: a known law's names give its code; else the text."""
+    text = cell.strip()
+    for code, (zh, en) in LAW.items():
+        if code == "UK":
+            continue  # an alias of GB
+        if text in (code, zh, en, f"{zh} / {en}"):
+            return code
+    return text
+
+
+#: Countries by ISO 3166 code: (Chinese, English) names for the documents. A code not
+#: listed is printed as the code.
+COUNTRIES = {
+    "CN": ("中国", "China"),
+    "HK": ("中国香港", "Hong Kong, China"),
+    "MO": ("中国澳门", "Macao, China"),
+    "TW": ("中国台湾", "Taiwan, China"),
+    "SG": ("新加坡", "Singapore"),
+    "JP": ("日本", "Japan"),
+    "KR": ("韩国", "Republic of Korea"),
+    "VN": ("越南", "Viet Nam"),
+    "TH": ("泰国", "Thailand"),
+    "MY": ("马来西亚", "Malaysia"),
+    "ID": ("印度尼西亚", "Indonesia"),
+    "IN": ("印度", "India"),
+    "AE": ("阿联酋", "United Arab Emirates"),
+    "SA": ("沙特阿拉伯", "Saudi Arabia"),
+    "RU": ("俄罗斯", "Russia"),
+    "DE": ("德国", "Germany"),
+    "FR": ("法国", "France"),
+    "IT": ("意大利", "Italy"),
+    "ES": ("西班牙", "Spain"),
+    "NL": ("荷兰", "Netherlands"),
+    "CH": ("瑞士", "Switzerland"),
+    "GB": ("英国", "United Kingdom"),
+    "US": ("美国", "United States"),
+    "CA": ("加拿大", "Canada"),
+    "BR": ("巴西", "Brazil"),
+    "AU": ("澳大利亚", "Australia"),
+}
+
+
+def country_label(code: str) -> str:
+    """`CN` -> `中国 / China`; an unlisted code as it is."""
+    names = COUNTRIES.get(code.upper())
+    return f"{names[0]} / {names[1]}" if names else code
+
+
+def country_code(cell: str) -> str:
+    text = cell.strip()
+    for code, (zh, en) in COUNTRIES.items():
+        if text in (code, zh, en, f"{zh} / {en}"):
+            return code
+    return text

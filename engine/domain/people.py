@@ -42,6 +42,8 @@ class UserView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     username: str
+    #: The name people read (e.g. 张伟); null: pages and emails show `username`.
+    display_name: str | None = None
     email: str | None = None
     roles: list[str] = Field(default_factory=list)
     active: bool = True

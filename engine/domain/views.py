@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.domain.agreement import TermWarning
 from engine.domain.risk import Flag
 
 
@@ -143,6 +144,8 @@ class ContractView(_View):
     renews: str | None = None  # the contract this one renews
     renewed_by: str | None = None  # the contract that renews this one
     terminated_on: dt.date | None = None
+    #: Terms that do not agree (amount, installments, payment obligations): named warnings.
+    warnings: list[TermWarning] = Field(default_factory=list)
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
 

@@ -52,8 +52,11 @@ def due_date_event(
     organizer: str,
     url: str | None = None,
     stamp: dt.datetime | None = None,
+    sequence: int = 0,
 ) -> bytes:
-    """An all-day event on `due`, as the bytes of a `.ics` file."""
+    """An all-day event on `due`, as the bytes of a `.ics` file. `uid` names the entry
+    (one per obligation); `sequence` grows with each update of it (each alert level), so
+    a calendar replaces the entry instead of adding another."""
     stamp = stamp or dt.datetime(due.year, due.month, due.day, tzinfo=dt.UTC)
     lines = [
         "BEGIN:VCALENDAR",
@@ -63,6 +66,7 @@ def due_date_event(
         "METHOD:PUBLISH",
         "BEGIN:VEVENT",
         f"UID:{uid.strip('<>')}",
+        f"SEQUENCE:{sequence}",
         f"DTSTAMP:{stamp.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}",
         f"DTSTART;VALUE=DATE:{due.strftime('%Y%m%d')}",
         f"DTEND;VALUE=DATE:{(due + dt.timedelta(days=1)).strftime('%Y%m%d')}",

@@ -84,6 +84,9 @@ def obligation_context(payload: dict[str, Any], level: str, base_url: str | None
         link = f"{base_url.rstrip('/')}/contracts/{payload['contract']}"
     return {
         **payload,
+        # the owner's display name (e.g. 张伟); rows planned before names existed: the login
+        "owner_name": payload.get("owner_name") or payload.get("owner") or "",
+        "owner": payload.get("owner") or "",
         "level": level,
         "level_label": LEVEL_LABELS.get(level, level),
         "due_date": due,
@@ -92,6 +95,21 @@ def obligation_context(payload: dict[str, Any], level: str, base_url: str | None
         "days_left": max(-days_overdue, 0),
         "link": link,
     }
+
+
+#: Each alert level updates the obligation's one calendar entry (RFC 5545 SEQUENCE).
+LEVEL_SEQUENCE = {"due_soon": 0, "overdue": 1, "overdue_high": 2, "overdue_critical": 3}
+
+
+def calendar_uid(message_id: str, level: str) -> str:
+    """One calendar entry per obligation: the alert's Message-ID without its level
+    (`obligation.7.OB-2.overdue@host` -> `obligation.7.OB-2@host`), so every level's email
+    updates the same entry."""
+    local, _, host = message_id.strip("<>").partition("@")
+    suffix = f".{level}"
+    if local.endswith(suffix):
+        local = local[: -len(suffix)]
+    return f"{local}@{host}" if host else local
 
 
 def render_email(
@@ -104,13 +122,15 @@ def render_email(
     base_url: str | None,
     uid: str,
     mail_from: str,
+    zone: dt.tzinfo | None = None,
 ) -> RenderedEmail:
     """Render one outbox row. `uid` (the Message-ID) keeps the calendar event stable too."""
     env = _environment(Path(templates_dir))
     if kind == "obligation_alert":
         context = obligation_context(payload, level, base_url)
         ics = due_date_event(
-            uid=uid,
+            uid=calendar_uid(uid, level),
+            sequence=LEVEL_SEQUENCE.get(level, 0),
             due=context["due_date"],
             summary=f"{context['contract']} {context['obligation']}: {context['description']}"
             if context.get("description")
@@ -132,6 +152,9 @@ def render_email(
             organizer=mail_from,
             url=context["link"],
         )
+    elif kind == "task_escalation":
+        context = escalation_context(payload, level, base_url, zone)
+        ics = None
     else:
         context = generic_context(payload, level, base_url)
         ics = None
@@ -155,6 +178,74 @@ def contract_context(payload: dict[str, Any], level: str, base_url: str | None) 
         "end": dt.date.fromisoformat(str(payload["end_date"])),
         "as_of_date": as_of,
         "days_left": max((on - as_of).days, 0),
+        "link": link,
+    }
+
+
+def _moment(value: Any, zone: dt.tzinfo | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(zone or dt.UTC)
+
+
+def _when(moment: dt.datetime | None) -> str:
+    """`3 January 2027, 17:00 CST`: a time as a person reads it (no microseconds, no T)."""
+    if moment is None:
+        return ""
+    return f"{moment.day} {moment:%B %Y, %H:%M} {moment.tzname() or ''}".strip()
+
+
+def _span(delta: dt.timedelta) -> str:
+    """`3 days 4 hours`, `5 hours`: how long, in words."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours = rest // 60
+    parts = []
+    if days:
+        parts.append(f"{days} day{'s' if days != 1 else ''}")
+    if hours or not days:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    return " ".join(parts)
+
+
+def escalation_context(
+    payload: dict[str, Any], level: str, base_url: str | None, zone: dt.tzinfo | None
+) -> dict[str, Any]:
+    """The escalation email in words: the contract, the waiting task, who holds it and for
+    how long (times in the business's zone), not a dump of the stored fields."""
+    from engine.domain.wording import words
+
+    contract = payload.get("contract")
+    link = f"{base_url.rstrip('/')}/contracts/{contract}" if base_url and contract else None
+    escalated = _moment(payload.get("escalated_at"), zone)
+    opened = _moment(payload.get("opened_at"), zone)
+    due = _moment(payload.get("due"), zone)
+    amount = payload.get("amount")
+    return {
+        "payload": payload,
+        "contract": contract or "",
+        "title": payload.get("title") or "",
+        "counterparty": payload.get("counterparty") or "",
+        "amount": f"{format_money(amount)} {payload.get('currency') or ''}".strip()
+        if amount not in (None, "")
+        else "",
+        "task": payload.get("task"),
+        "stage": words(payload.get("stage")),
+        "role": words(payload.get("role")),
+        "escalate_to": words(payload.get("escalate_to")),
+        "held_by": ", ".join(payload.get("held_by") or []),
+        "opened": _when(opened),
+        "due": _when(due),
+        "waiting": _span(escalated - opened) if escalated and opened else "",
+        "late_by": _span(escalated - due) if escalated and due else "",
+        "level": level,
+        "level_label": LEVEL_LABELS.get(level, level),
         "link": link,
     }
 

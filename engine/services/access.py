@@ -12,6 +12,7 @@ fulfil obligations, read the dashboard or administer. The rules, by role:
 - `contract_admin` and `admin` submit drafts; the owner, the submitter or an `admin`
   revises one.
 - The owner, the submitter, a `contract_manager` or an `admin` records fulfilment.
+- The owner, the submitter or an `admin` withdraws a contract not yet signed.
 - The dashboard is for `admin`, `contract_manager`, `risk_officer` and `contract_admin`.
 - The alert outbox is read by `admin` and `contract_manager`; only `admin` retries it and
   manages users and workflows.
@@ -116,6 +117,17 @@ def require_fulfil(who: Principal, row: m.Contract) -> None:
         raise Forbidden(
             f"{who.username} may not record fulfilment on {row.code}: only its owner, its "
             "submitter, a contract_manager or an admin"
+        )
+
+
+def may_withdraw(who: Principal, row: m.Contract) -> bool:
+    return who.has("admin") or who.id in (row.owner_id, row.submitted_by_id)
+
+
+def require_withdraw(who: Principal, row: m.Contract) -> None:
+    if not may_withdraw(who, row):
+        raise Forbidden(
+            f"{who.username} may not withdraw {row.code}: only its owner, its submitter or an admin"
         )
 
 

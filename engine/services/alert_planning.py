@@ -17,7 +17,8 @@ before anything is built, recipients are gathered once per distinct (owner, obli
 critical) combination, and the unique key `obligation:<contract id>:<obligation id>:<level>`
 makes a second run (or a second worker) a no-op. Only the obligation's current level is
 planned: an obligation first seen 70 days late gets the critical alert, not the three it
-skipped. JSON building differs by dialect
+skipped. Only obligations of active contracts in a stage that tracks obligations (signed)
+are planned: a contract in review, withdrawn or closed gets no alerts. JSON building differs by dialect
 (`json_build_object` / `json_object`), so the statement is assembled from small fragments.
 """
 
@@ -135,6 +136,7 @@ def planning_sql(dialect: str) -> str:
     )
     recipients = f["recipients"].format(union=union)
     contract_id_text = f["id_text"].format(col="d.contract_id")
+    workflow_id_text = f["id_text"].format(col="c.workflow_id")
     due_text = f["date_text"].format(col="n.due")
     as_of_text = f["date_text"].format(col=":as_of")
     key = f"'obligation:' || {contract_id_text} || ':' || d.oid || ':' || d.level"
@@ -154,7 +156,8 @@ def planning_sql(dialect: str) -> str:
         "'description', n.description, "
         f"'amount', CASE WHEN n.amount IS NULL THEN NULL ELSE {amount_text} END, "
         f"'currency', n.currency, 'due', {due_text}, 'as_of', {as_of_text}, "
-        "'owner', n.owner_name, 'obligation_owner', n.obligation_owner)"
+        "'owner', n.owner_name, 'owner_name', n.owner_shown, "
+        "'obligation_owner', n.obligation_owner)"
     )
     same_owner = f["same"].format(a="p.obligation_owner", b="n.obligation_owner")
     sql = f"""
@@ -164,7 +167,7 @@ WITH due AS (
     SELECT o.id AS obligation_id, o.contract_id, o.oid, o.kind, o.party, o.description,
            o.amount, o.due, o.owner AS obligation_owner,
            c.code, c.title, c.counterparty_name, c.currency, c.owner_id,
-           ow.username AS owner_name,
+           ow.username AS owner_name, coalesce(ow.display_name, ow.username) AS owner_shown,
            CASE WHEN o.due >= :as_of THEN 'due_soon'
                 WHEN o.due >= :overdue_from THEN 'overdue'
                 WHEN o.due >= :high_from THEN 'overdue_high'
@@ -173,6 +176,7 @@ WITH due AS (
     JOIN contracts c ON c.id = o.contract_id
     JOIN users ow ON ow.id = c.owner_id
     WHERE o.status = 'open' AND o.due <= :soon_until AND c.status = 'active'
+      AND ({workflow_id_text} || ':' || c.stage) IN :tracking
 ),
 fresh AS (
     SELECT d.*, {key} AS key,
@@ -196,11 +200,21 @@ ON CONFLICT (key) DO NOTHING
     return sql
 
 
-def _count_sql() -> str:
+def _count_sql(dialect: str) -> str:
+    workflow_text = _fragments(dialect)["id_text"].format(col="c.workflow_id")
     return (
-        "SELECT count(*) FROM obligations o JOIN contracts c ON c.id = o.contract_id "
-        "WHERE o.status = 'open' AND o.due <= :soon_until AND c.status = 'active'"
+        "SELECT count(*) FROM obligations o JOIN contracts c ON c.id = o.contract_id "  # noqa: S608 (constant fragments)
+        "WHERE o.status = 'open' AND o.due <= :soon_until AND c.status = 'active' "
+        f"AND ({workflow_text} || ':' || c.stage) IN :tracking"
     )
+
+
+def tracking_keys(session: Session) -> list[str]:
+    """`<workflow definition id>:<stage>` of every stage that tracks obligations: only a
+    signed contract's obligations are alerted (in review they are terms, not yet due)."""
+    from engine.services.workflows import tracking_stages
+
+    return [f"{wid}:{stage}" for wid, stage in tracking_stages(session)]
 
 
 @dataclass(frozen=True)
@@ -226,21 +240,27 @@ def plan_obligation_alerts(
         "overdue_from": bands.overdue_from,
         "high_from": bands.high_from,
     }
+    tracking = tracking_keys(session)
     statement = text(planning_sql(dialect)).bindparams(
         *(bindparam(name, type_=Date()) for name in dates),
         bindparam("now", type_=m.UTCDateTime()),
+        bindparam("tracking", expanding=True),
     )
     candidates = int(
         session.execute(
-            text(_count_sql()).bindparams(bindparam("soon_until", type_=Date())),
-            {"soon_until": bands.soon_until},
+            text(_count_sql(dialect)).bindparams(
+                bindparam("soon_until", type_=Date()), bindparam("tracking", expanding=True)
+            ),
+            {"soon_until": bands.soon_until, "tracking": tracking},
         ).scalar_one()
     )
     if dialect == "postgresql":
         # The row estimates are large enough to trigger JIT compilation, which costs more
         # than the whole statement saves on a 2-core machine.
         session.execute(text("SET LOCAL jit = off"))
-    result = session.execute(statement, {**dates, "now": now, "domain": domain})
+    result = session.execute(
+        statement, {**dates, "now": now, "domain": domain, "tracking": tracking}
+    )
     planned = int(getattr(result, "rowcount", 0) or 0)
     if dialect == "postgresql" and planned >= ANALYZE_AFTER:
         # A large batch of new rows leaves the outbox's statistics describing the queue

@@ -7,7 +7,7 @@ page all call these functions; none of them needs Prefect.
 
 Functions for interfaces:
 
-- `run_alerts(rt, as_of=None) -> {"sent", "skipped_duplicates", "failed"}`
+- `run_alerts(rt, as_of=None) -> {"sent", "skipped_duplicates", "failed", "deferred"}`
 - `plan_alerts(rt, as_of=None) -> PlanResult` (planning only; the flow's first task)
 - `send_alerts(rt) -> SendResult` (delivery only)
 - `list_alerts(rt, status=None, limit=200) -> list[dict]` (newest first)
@@ -55,8 +55,10 @@ def run_alerts(
 ) -> dict[str, int]:
     """The alert job: plan for `as_of` (default today), then send.
 
-    `failed` counts alerts this run could not deliver: refused for good (see `alerts list
-    --status failed`) or still pending because the server deferred them or was unreachable.
+    `failed` counts the alerts this run recorded as failed, refused for good: exactly those
+    `alerts list --status failed` then shows with the server's reply. `deferred` counts the
+    alerts still pending because the server deferred them (4xx) or was unreachable: they
+    are sent on a later run (`alerts list --status pending` shows them and why).
     A date in the future is refused unless `force` (issue 18 item 9): each obligation gets
     one email per level, ever, so a run "as of" next month sends tomorrow's alerts now -
     with levels (overdue, critical) that are not true yet - and uses up the real ones.
@@ -81,7 +83,8 @@ def run_alerts_reporting(
     result = {
         "sent": sent.sent,
         "skipped_duplicates": plan.skipped_duplicates,
-        "failed": sent.failed + sent.deferred,
+        "failed": sent.failed,
+        "deferred": sent.deferred,
     }
     if sent.budget_used_up is not None:
         result["stopped_after_seconds"] = sent.budget_used_up

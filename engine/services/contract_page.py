@@ -79,6 +79,8 @@ class ContractPage(BaseModel):
     may_amend: bool = False
     may_renew: bool = False
     may_terminate: bool = False
+    may_withdraw: bool
+    today: dt.date
     days_to: dict[str, int]
     installments: list[Installment]
     base_currency: str
@@ -122,6 +124,7 @@ def contract_page(rt: Runtime, who: Principal, code: str) -> ContractPage:
             and view.renewed_by is None
         )
         may_terminate = who.has(*renewals.TERMINATE_ROLES) and row.status == "active"
+        may_withdraw = access.may_withdraw(who, row)
 
     visited = {view.stage}
     for event in view.history:
@@ -175,7 +178,13 @@ def contract_page(rt: Runtime, who: Principal, code: str) -> ContractPage:
         open_tasks=open_tasks,
         # a revision is taken while the contract waits in its first stage (sent back)
         may_revise=may_revise and view.status == "active" and view.stage == spec.first.id,
-        may_fulfil=may_fulfil and view.status == "active",
+        # obligations are recorded only in a stage that tracks them (the contract is signed)
+        may_fulfil=may_fulfil and view.status == "active" and current.tracks == "obligations",
+        # a contract is withdrawn only before it is signed
+        may_withdraw=may_withdraw
+        and view.status == "active"
+        and view.stage in spec.approval_stages(),
+        today=today,
         may_amend=may_amend,
         may_renew=may_renew,
         may_terminate=may_terminate,

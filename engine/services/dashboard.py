@@ -7,13 +7,20 @@ page costs the same with ten contracts or a million.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.orm import Session
 
 from engine.domain.risk import Severity
 from engine.services.runtime import Runtime
+from engine.services.workflows import in_tracking_stage
 from engine.store import models as m
+
+CENT = Decimal("0.01")
+SEVERITY_ORDER = ["critical", "high", "medium", "low", "none"]
 
 WEEKS = 12
 
@@ -48,10 +55,27 @@ class WeekBucket(BaseModel):
     overdue: bool = False
 
 
+class Money(BaseModel):
+    """An amount in the base currency, with what it is (a label or a severity)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    amount: Decimal
+    contracts: int = 0
+
+
 class Dashboard(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     as_of: dt.date
+    base_currency: str = "CNY"
+    #: Sum of the active contracts' amounts, in the base currency.
+    active_value: Decimal = Decimal(0)
+    #: Open `payment` obligations of counterparties past due, on signed contracts.
+    overdue_receivables: Decimal = Decimal(0)
+    #: Outstanding (SPEC section 7) of active sales, by the contract's highest severity.
+    exposure_by_severity: list[Money] = []
     contracts_by_stage: list[Count]
     contracts_closed: int
     flags_by_category: list[CategoryFlags]
@@ -85,20 +109,27 @@ def dashboard(rt: Runtime) -> Dashboard:
             .group_by(m.RiskFlag.category, m.RiskFlag.severity)
         ).all()
         horizon = today + dt.timedelta(days=7 * WEEKS)
+        # obligations are live on signed contracts only (in review they are terms)
+        live = in_tracking_stage(session)
         overdue = session.scalar(
             select(func.count())
             .select_from(m.Obligation)
-            .where(m.Obligation.status == "open", m.Obligation.due < today)
+            .join(m.Contract, m.Contract.id == m.Obligation.contract_id)
+            .where(m.Obligation.status == "open", m.Obligation.due < today, live)
         )
         due_dates = session.execute(
             select(m.Obligation.due, func.count())
+            .select_from(m.Obligation)
+            .join(m.Contract, m.Contract.id == m.Obligation.contract_id)
             .where(
                 m.Obligation.status == "open",
                 m.Obligation.due >= today,
                 m.Obligation.due < horizon,
+                live,
             )
             .group_by(m.Obligation.due)
         ).all()
+        money = _money(session, today, live)
         alerts = session.execute(
             select(m.OutboxMessage.status, func.count()).group_by(m.OutboxMessage.status)
         ).all()
@@ -138,6 +169,8 @@ def dashboard(rt: Runtime) -> Dashboard:
     by_status = dict(alerts)
     return Dashboard(
         as_of=today,
+        base_currency=rt.risk_config.base_currency,
+        **money,
         contracts_by_stage=[Count(label=s, value=c) for s, c in stages],
         contracts_closed=closed or 0,
         flags_by_category=flags,
@@ -146,3 +179,60 @@ def dashboard(rt: Runtime) -> Dashboard:
         open_tasks=open_tasks or 0,
         overdue_tasks=overdue_tasks or 0,
     )
+
+
+def _in_base() -> Any:
+    """An obligation's amount in the base currency (at its contract's own rate)."""
+    return m.Obligation.amount * m.Contract.amount_base / m.Contract.amount
+
+
+def _money(session: Session, today: dt.date, live: ColumnElement[bool]) -> dict[str, Any]:
+    """The amounts beside the counts: three grouped statements."""
+    active_value = session.scalar(
+        select(func.coalesce(func.sum(m.Contract.amount_base), 0)).where(
+            m.Contract.status == "active"
+        )
+    )
+    receivable = and_(m.Obligation.kind == "payment", m.Obligation.party == "counterparty")
+    overdue = session.scalar(
+        select(func.coalesce(func.sum(_in_base()), 0))
+        .select_from(m.Obligation)
+        .join(m.Contract, m.Contract.id == m.Obligation.contract_id)
+        .where(
+            receivable,
+            m.Obligation.status == "open",
+            m.Obligation.due < today,
+            m.Obligation.amount.is_not(None),
+            live,
+        )
+    )
+    settled = (
+        select(func.coalesce(func.sum(_in_base()), 0))
+        .where(
+            m.Obligation.contract_id == m.Contract.id,
+            receivable,
+            m.Obligation.status.in_(("fulfilled", "waived")),
+            m.Obligation.amount.is_not(None),
+        )
+        .correlate(m.Contract)
+        .scalar_subquery()
+    )
+    remaining = m.Contract.amount_base - settled
+    outstanding = case((remaining > 0, remaining), else_=0)
+    rows = session.execute(
+        select(m.Contract.max_severity, func.sum(outstanding), func.count())
+        .where(m.Contract.status == "active", m.Contract.direction == "sell")
+        .group_by(m.Contract.max_severity)
+    ).all()
+    by_severity = {sev: (Decimal(str(total or 0)), int(n)) for sev, total, n in rows}
+    return {
+        "active_value": Decimal(str(active_value or 0)).quantize(CENT),
+        "overdue_receivables": Decimal(str(overdue or 0)).quantize(CENT),
+        "exposure_by_severity": [
+            Money(
+                label=sev, amount=by_severity[sev][0].quantize(CENT), contracts=by_severity[sev][1]
+            )
+            for sev in SEVERITY_ORDER
+            if sev in by_severity
+        ],
+    }

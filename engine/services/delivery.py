@@ -433,6 +433,7 @@ def _prepare(rt: Runtime, row: Claimed) -> _Prepared:
             base_url=settings.base_url,
             uid=row.message_id,
             mail_from=settings.mail_from,
+            zone=settings.zone,
         )
         data = build_message(
             rendered,

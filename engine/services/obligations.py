@@ -1,15 +1,22 @@
-"""Fulfilling and waiving obligations; the last one settled completes a stage that tracks
-obligations."""
+"""Fulfilling, waiving and reverting obligations; the last one settled completes a stage
+that tracks obligations.
+
+The data must be true (SPEC section 12): obligations are recorded only while the contract
+is in a stage that tracks them (signed; in review they are terms under discussion), a
+fulfilment date may not lie in the future, and one before the contract's start needs
+`force` and a comment saying why. A fulfilment or waiver recorded by mistake is reverted
+with a reason; every one of these is an audit event naming the obligation.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from engine.domain.views import ContractView
+from engine.domain.workflow import WorkflowSpec
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.services import transitions as tx
 from engine.services.decisions import keep_evaluation_report
@@ -37,11 +44,13 @@ from engine.workflow.machine import (
     transition,
 )
 
-if TYPE_CHECKING:
-    pass
-
-
 OBLIGATION_ROLES = frozenset({"contract_admin", "contract_manager", "admin"})
+
+_ACTIONS = {
+    "fulfilled": "fulfil_obligation",
+    "waived": "waive_obligation",
+    "open": "revert_obligation",
+}
 
 
 def fulfil_obligation(
@@ -51,9 +60,19 @@ def fulfil_obligation(
     username: str,
     on: dt.date | None = None,
     comment: str | None = None,
+    *,
+    force: bool = False,
 ) -> ContractView:
-    """Record that an obligation was fulfilled (on `on`, default today)."""
-    return _settle(rt, code, obligation, username, "fulfilled", on, comment)
+    """Record that an obligation was fulfilled (on `on`, default today; not in the future;
+    before the contract's start only with `force` and a comment)."""
+    comment = comment.strip() if comment else None
+    today = rt.today()
+    if on is not None and on > today:
+        raise InvalidInput(
+            f"--on: {on.isoformat()} is in the future (today is {today.isoformat()}); "
+            "record a fulfilment once it has happened"
+        )
+    return _settle(rt, code, obligation, username, "fulfilled", on, comment, force=force)
 
 
 def waive_obligation(
@@ -62,7 +81,31 @@ def waive_obligation(
     """Record that an obligation will not be required (needs a comment saying why)."""
     if not (comment and comment.strip()):
         raise InvalidInput("--comment: waiving an obligation needs a comment saying why")
-    return _settle(rt, code, obligation, username, "waived", None, comment)
+    return _settle(rt, code, obligation, username, "waived", None, comment.strip())
+
+
+def revert_obligation(
+    rt: Runtime, code: str, obligation: str, username: str, reason: str
+) -> ContractView:
+    """Undo a fulfilment or waiver recorded by mistake: the obligation is open again (and
+    alerted again when due). Needs a reason; the audit event keeps what was undone."""
+    if not (reason and reason.strip()):
+        raise InvalidInput("--reason: reverting a fulfilment needs a reason saying why")
+    return _settle(rt, code, obligation, username, "open", None, reason.strip())
+
+
+def _require_tracking(spec: WorkflowSpec, row: m.Contract) -> None:
+    """Obligations are live only while the contract is in a stage that tracks them."""
+    if row.status != "active":
+        raise Conflict(f"{row.code} is {row.status}; its obligations are no longer tracked")
+    if spec.stage(row.stage).tracks == "obligations":
+        return
+    tracking = [s.id for s in spec.stages if s.tracks == "obligations"]
+    where = f" (stage {', '.join(tracking)})" if tracking else ""
+    raise Conflict(
+        f"{row.code} is in stage {row.stage}: obligations are recorded once the contract is "
+        f"signed and its obligations are tracked{where}"
+    )
 
 
 def _settle(
@@ -73,6 +116,8 @@ def _settle(
     status: str,
     on: dt.date | None,
     comment: str | None,
+    *,
+    force: bool = False,
 ) -> ContractView:
     now = rt.clock()
     evaluator_ready(rt)
@@ -93,16 +138,30 @@ def _settle(
                 )
             )
             raise NotFound(f"{code} has no obligation {oid!r} (obligations: {known or 'none'})")
-        if ob.status != "open":
+        spec = spec_for(session, row.workflow_id)
+        _require_tracking(spec, row)
+        undone: dict[str, str | None] = {}
+        if status == "open":
+            if ob.status == "open":
+                raise Conflict(f"obligation {oid} of {code} is open: nothing to revert")
+            undone = {
+                "was": ob.status,
+                "was_on": ob.fulfilled_on.isoformat() if ob.fulfilled_on else None,
+            }
+        elif ob.status != "open":
             raise Conflict(f"obligation {oid} of {code} is already {ob.status}")
-        if row.status != "active":
-            raise Conflict(f"{code} is {row.status}")
+        day = (on or rt.today()) if status == "fulfilled" else None
+        if day is not None and day < row.start_date and not (force and comment):
+            raise InvalidInput(
+                f"--on: {day.isoformat()} is before the contract starts "
+                f"({row.start_date.isoformat()}); if that is really so, pass --force "
+                "with a --comment saying why"
+            )
         lock_row(row, now)
         session.flush()
         ob.status = status
-        ob.fulfilled_on = (on or rt.today()) if status == "fulfilled" else None
+        ob.fulfilled_on = day
         session.flush()
-        spec = spec_for(session, row.workflow_id)
         from_stage = row.stage
         contract = current_contract(session, row)
         evaluate_and_store(session, rt, row, contract)
@@ -125,15 +184,18 @@ def _settle(
             tr,
             tasks,
             now,
-            "fulfil_obligation" if status == "fulfilled" else "waive_obligation",
+            _ACTIONS[status],
             {
                 "actor_id": user.id,
                 "revision": row.current_revision,
                 "comment": comment,
                 "details": {
                     "obligation": oid,
+                    "description": ob.description,
                     "status": status,
                     "on": ob.fulfilled_on.isoformat() if ob.fulfilled_on else None,
+                    **({"forced": True} if force and day and day < row.start_date else {}),
+                    **undone,
                     "moves": tx.moves(tr),
                 },
             },

@@ -49,7 +49,9 @@ class Runtime:
         )
 
     def today(self) -> dt.date:
-        return self.clock().date()
+        """Today where the business is (`CONTRACTFLOW_TIMEZONE`): due dates, alert levels
+        and fulfilment dates count in local days, while stored times stay UTC."""
+        return self.clock().astimezone(self.settings.zone).date()
 
     @property
     def evaluator(self) -> RiskEvaluator:

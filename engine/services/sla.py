@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.services import audit
@@ -106,8 +107,23 @@ def _escalate_one(rt: Runtime, task_id: int, now: dt.datetime) -> bool:
                 "due": due,
                 "escalate_to": task.escalate_to,
                 "escalated_at": now.isoformat(),
+                # what the email says in words: the contract, and who holds the task
+                "counterparty": row.counterparty_name,
+                "amount": str(row.amount),
+                "currency": row.currency,
+                "opened_at": task.created_at.isoformat() if task.created_at else None,
+                "held_by": _holders_of(session, task),
             },
             contract_id=row.id,
             task_id=task.id,
         )
         return True
+
+
+def _holders_of(session: Session, task: m.Task) -> list[str]:
+    """Who may act on the task now, by the names people read: its assignee, else every
+    active holder of its role."""
+    if task.assignee_id is not None:
+        user = session.get(m.User, task.assignee_id)
+        return [user.display_name or user.username] if user else []
+    return sorted(u.display_name or u.username for u in users_with_role(session, task.role))

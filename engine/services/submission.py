@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from engine.domain.contract import Contract
+from engine.domain.contract import Contract, CreditRating
 from engine.domain.risk import RiskReport
 from engine.domain.views import ContractView
 from engine.domain.workflow import WorkflowSpec
@@ -283,6 +283,7 @@ def _revise_in(
             m.ContractRevision.number == row.current_revision,
         )
     )
+    contract = _keep_internal_terms(contract, previous or {}, source)
     row.owner_id = owner_id_for(session, contract, user)
     row.current_revision += 1
     terms_fields(row, contract, rt.risk_config.to_base(contract.amount, contract.currency))
@@ -303,6 +304,23 @@ def _revise_in(
             "changed": changes,
         },
     )
+
+
+def _keep_internal_terms(contract: Contract, previous: dict[str, Any], source: str) -> Contract:
+    """The contract document we send out does not print our own data about the deal (our
+    credit rating of the counterparty, our administrator), so a revision uploaded as that
+    edited Word document lacks them: keep the stored values instead of erasing them."""
+    if not source.lower().endswith(".docx"):
+        return contract
+    update: dict[str, Any] = {}
+    rating = (previous.get("counterparty") or {}).get("credit_rating")
+    if contract.counterparty.credit_rating is None and rating:
+        update["counterparty"] = contract.counterparty.model_copy(
+            update={"credit_rating": CreditRating(rating)}
+        )
+    if contract.owner is None and previous.get("owner"):
+        update["owner"] = previous["owner"]
+    return contract.model_copy(update=update) if update else contract
 
 
 def enter_workflow(

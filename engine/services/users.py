@@ -56,7 +56,11 @@ def seed_roles(session: Session) -> None:
 
 def view(user: m.User) -> UserView:
     return UserView(
-        username=user.username, email=user.email, roles=user.role_names, active=user.active
+        username=user.username,
+        display_name=user.display_name,
+        email=user.email,
+        roles=user.role_names,
+        active=user.active,
     )
 
 
@@ -102,15 +106,18 @@ def add_user(
     roles: Sequence[str],
     email: str | None = None,
     password: str | None = None,
+    display_name: str | None = None,
     *,
     by: Actor | None = None,
 ) -> UserView:
-    """Add a user, or update an existing one (roles given replace the old ones).
+    """Add a user, or update an existing one (roles given replace the old ones; an empty
+    `display_name` removes it).
 
     Every change goes in the admin log (`by`: who made it; default the command-line
     account). Setting a password or taking a role away ends the user's web sessions:
     whoever held the old password or role must sign in again."""
     problems = check_user_input(username, roles, email)
+    problems.extend(display_name_problems(display_name))
     if password is not None and len(password) < 8:
         problems.append("password: at least 8 characters")
     if problems:
@@ -137,6 +144,8 @@ def add_user(
                     {"from": user.email, "to": email},
                 )
             user.email = email
+        if display_name is not None:
+            user.display_name = display_name.strip() or None
         if roles:
             wanted = set(roles)
             user.roles = [r for r in user.roles if r.role in wanted] + [
@@ -169,6 +178,49 @@ def add_user(
             log.info("ended %d web session(s) of %s", ended, username)
         session.flush()
         return view(user)
+
+
+def set_user(
+    rt: Runtime,
+    username: str,
+    *,
+    display_name: str | None = None,
+    email: str | None = None,
+) -> UserView:
+    """`users set NAME --display-name ... --email ...`: change an existing user's details."""
+    problems = display_name_problems(display_name)
+    if email is not None and email and "@" not in email:
+        problems.append(f"--email: {email!r} is not an email address")
+    if problems:
+        raise InvalidInput(problems)
+    with rt.db.transaction() as session:
+        user = get_user(session, username)
+        if display_name is not None:
+            user.display_name = display_name.strip() or None
+        if email is not None:
+            user.email = email or None
+        session.flush()
+        return view(user)
+
+
+def display_name_problems(display_name: str | None) -> list[str]:
+    """A display name is one line a person reads: up to 100 characters, no control
+    characters (Chinese and other scripts are welcome)."""
+    if display_name is None:
+        return []
+    if len(display_name.strip()) > 100:
+        return ["--display-name: at most 100 characters"]
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in display_name):
+        return ["--display-name: no control characters (line breaks, tabs, ...)"]
+    return []
+
+
+def display_names(session: Session, usernames: Sequence[str] | None = None) -> dict[str, str]:
+    """Login name -> display name, for the users that have one (all, or those named)."""
+    query = select(m.User.username, m.User.display_name).where(m.User.display_name.is_not(None))
+    if usernames is not None:
+        query = query.where(m.User.username.in_(sorted(set(usernames))))
+    return {name: shown for name, shown in session.execute(query) if shown}
 
 
 def revoke_sessions(session: Session, user_id: int, now: dt.datetime) -> int:

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from engine.domain.agreement import term_warnings
 from engine.domain.contract import Contract
 from engine.domain.risk import Flag, Severity
 from engine.domain.views import (
@@ -386,6 +387,7 @@ def contract_view(session: Session, rt: Runtime, row: m.Contract) -> ContractVie
         renews=renews,
         renewed_by=renewed_by,
         terminated_on=row.terminated_on,
+        warnings=term_warnings(current_terms),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

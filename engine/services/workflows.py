@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, case, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.definitions.workflows import load_workflow_file, load_workflow_text, spec_checksum
@@ -205,3 +205,34 @@ def list_workflows(rt: Runtime) -> list[WorkflowView]:
                 )
             )
         return out
+
+
+def tracking_stages(session: Session) -> list[tuple[int, str]]:
+    """Every (definition id, stage id) whose stage tracks obligations: where a contract is
+    signed and its obligations are live (alerted, fulfilled, counted as due). Before it
+    (in review) the obligations are terms under discussion; their flags still show."""
+    ids = session.scalars(select(m.WorkflowDefinition.id).order_by(m.WorkflowDefinition.id))
+    return [
+        (wid, stage.id)
+        for wid in ids
+        for stage in spec_for(session, wid).stages
+        if stage.tracks == "obligations"
+    ]
+
+
+def in_tracking_stage(session: Session) -> ColumnElement[bool]:
+    """A WHERE clause over `contracts`: active, in a stage that tracks obligations."""
+    by_workflow: dict[int, list[str]] = {}
+    for wid, stage in tracking_stages(session):
+        by_workflow.setdefault(wid, []).append(stage)
+    if not by_workflow:
+        return false()
+    return and_(
+        m.Contract.status == "active",
+        or_(
+            *(
+                and_(m.Contract.workflow_id == wid, m.Contract.stage.in_(stages))
+                for wid, stages in by_workflow.items()
+            )
+        ),
+    )

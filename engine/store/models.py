@@ -75,7 +75,7 @@ def _in(column: str, values: list[str]) -> str:
 
 
 DIRECTIONS = ["sell", "buy"]
-CONTRACT_STATUSES = ["active", "closed", "terminated"]
+CONTRACT_STATUSES = ["active", "closed", "withdrawn", "terminated"]
 SEVERITIES = ["none", "low", "medium", "high", "critical"]
 FLAG_SEVERITIES = ["low", "medium", "high", "critical"]
 GUARANTEE_KINDS = [
@@ -91,7 +91,7 @@ PARTIES = ["counterparty", "us"]
 OBLIGATION_KINDS = ["payment", "delivery", "service", "document", "other"]
 OBLIGATION_STATUSES = ["open", "fulfilled", "waived"]
 TASK_STATUSES = ["open", "approved", "rejected", "changes_requested", "cancelled"]
-OUTBOX_STATUSES = ["pending", "sent", "failed"]
+OUTBOX_STATUSES = ["pending", "sent", "failed", "cancelled"]
 OUTBOX_KINDS = ["obligation_alert", "task_escalation", "contract_expiry", "renewal_notice"]
 AMENDMENT_STATUSES = ["open", "in_force", "rejected", "cancelled"]
 DOCUMENT_KINDS = ["contract", "diff", "report"]
@@ -115,6 +115,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str | None] = mapped_column(String(254))
+    #: The name people read (e.g. 张伟); pages and emails fall back to `username` without it.
+    display_name: Mapped[str | None] = mapped_column(String(100))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -108,7 +108,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.rt = runtime
-    app.state.templates = make_templates(runtime.settings.templates_dir)
+    app.state.templates = make_templates(runtime.settings.templates_dir, runtime.settings.zone)
 
     # Innermost: unexpected errors become answers that the middleware below still sees.
     app.add_middleware(errors.CatchUnexpected, reraise=(BodyTooLarge,))

@@ -14,14 +14,27 @@ from markupsafe import Markup
 
 ROW = 24
 BAR = 18
-LABEL_W = 120
+LABEL_MIN_W = 80
 BAR_W = 190
-NUM_W = 50
+NUM_W = 70
+#: Advance widths at the chart's 12px font: generous for Latin text, a full em for CJK, so
+#: the longest label ("procurement review", "采购审核") is never cut off at the left edge.
+LATIN_W = 7.2
+WIDE_W = 12.5
 
 
-def _frame(rows: int, title: str, body: list[str], legend: str = "") -> Markup:
+def label_width(labels: Sequence[str]) -> int:
+    """The label column's width: the longest label's estimated width plus a margin."""
+    widest = max(
+        (sum(WIDE_W if ord(ch) > 0x2E80 else LATIN_W for ch in text) for text in labels),
+        default=0.0,
+    )
+    return max(LABEL_MIN_W, int(widest) + 16)
+
+
+def _frame(rows: int, title: str, body: list[str], label_w: int, legend: str = "") -> Markup:
     height = max(rows, 1) * ROW + 8
-    width = LABEL_W + BAR_W + NUM_W
+    width = label_w + BAR_W + NUM_W
     svg = (
         f'<svg class="chart" role="img" aria-label="{escape(title)}" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -39,6 +52,7 @@ def bar_chart(
     if not items:
         return Markup('<p class="empty">{}</p>').format(empty)
     top = max((v for _, v, _ in items), default=0) or 1
+    LABEL_W = label_width([label for label, _, _ in items])
     body = []
     for i, (label, value, css) in enumerate(items):
         y = i * ROW + 4
@@ -52,7 +66,7 @@ def bar_chart(
             f'height="{BAR}" rx="2"/>'
             f'<text class="num" x="{LABEL_W + w + 6}" y="{y + 13}">{value}</text></g>'
         )
-    return _frame(len(items), title, body)
+    return _frame(len(items), title, body, LABEL_W)
 
 
 def stacked_bar_chart(
@@ -62,6 +76,7 @@ def stacked_bar_chart(
     if not rows:
         return Markup('<p class="empty">{}</p>').format(empty)
     top = max((sum(v for _, v in segs) for _, segs in rows), default=0) or 1
+    LABEL_W = label_width([label for label, _ in rows])
     series: list[str] = []
     body = []
     for i, (label, segments) in enumerate(rows):
@@ -96,4 +111,4 @@ def stacked_bar_chart(
         + " ".join(f'<span class="key {escape(s)}"></span>{escape(s)}' for s in series)
         + "</p>"
     )
-    return _frame(len(rows), title, body, legend)
+    return _frame(len(rows), title, body, LABEL_W, legend)

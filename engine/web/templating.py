@@ -7,6 +7,7 @@ code. Every page gets `user` (the signed-in `Principal` or None) and `csrf_token
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import Response
 
+from engine.domain.wording import field_words, words
 from engine.services import access
 from engine.services.auth import Principal
 from engine.web.charts import bar_chart, stacked_bar_chart
+from engine.web.messages import page_words
 from engine.web.security import csrf_token
 
 SEVERITY_ORDER = {"none": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -40,12 +43,20 @@ def number(value: Any) -> str:
     return format(amount.normalize(), "f") if amount == amount.to_integral() else str(amount)
 
 
-def date(value: Any) -> str:
+def date(value: Any, zone: dt.tzinfo | None = None) -> str:
+    """A date as is; a moment in time in the business's time zone (stored as UTC)."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
-        return value[:16].replace("T", " ")
+        try:
+            value = dt.datetime.fromisoformat(value) if "T" in value else value
+        except ValueError:
+            return value[:16].replace("T", " ")
+        if isinstance(value, str):
+            return value
     if isinstance(value, dt.datetime):
+        if zone is not None and value.tzinfo is not None:
+            value = value.astimezone(zone)
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -64,10 +75,12 @@ def days_phrase(days: int | None) -> str:
 
 
 def humanise(value: Any) -> str:
-    return str(value or "").replace("_", " ")
+    """A code as a person reads it (`legal_review` -> `legal review`; see
+    `engine.domain.wording`)."""
+    return words(str(value or ""))
 
 
-def make_templates(templates_dir: Path) -> Jinja2Templates:
+def make_templates(templates_dir: Path, zone: dt.tzinfo | None = None) -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir / "web")),
         autoescape=True,
@@ -75,7 +88,15 @@ def make_templates(templates_dir: Path) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=money, number=number, date=date, days=days_phrase, human=humanise)
+    env.filters.update(
+        money=money,
+        number=number,
+        date=lambda value: date(value, zone),
+        days=days_phrase,
+        human=humanise,
+        field=field_words,
+        person=person,
+    )
     env.globals.update(
         bar_chart=bar_chart, stacked_bar_chart=stacked_bar_chart, severity_rank=SEVERITY_ORDER
     )
@@ -93,9 +114,44 @@ def _menu(user: Principal | None) -> dict[str, bool]:
     }
 
 
-def flash(request: Request, message: str) -> None:
-    """A one-time message for the next page (kept in the signed session, not the URL)."""
-    request.session["flash"] = message
+def _names(request: Request) -> dict[str, str]:
+    """Login name -> display name (only users that have one; one small indexed read)."""
+    from engine.services.users import display_names
+
+    rt = request.app.state.rt
+    with rt.db.reads() as session:
+        return display_names(session)
+
+
+@jinja2.pass_context
+def person(context: Any, username: Any) -> str:
+    """A person as pages show them: their display name (e.g. 张伟), else their login."""
+    if not username:
+        return ""
+    names = context.get("names") or {}
+    return str(names.get(str(username), username))
+
+
+def flash(request: Request, message: str, *, error: bool = False) -> None:
+    """A one-time message for the next page (kept in the signed session, not the URL);
+    `error` makes it a red banner (`role="alert"`) instead of a green one."""
+    request.session["flash"] = {"text": message, "error": error}
+
+
+def flash_refusal(request: Request, lines: Sequence[str] | str) -> None:
+    """A refused action: an error banner, in the page's words (no option names)."""
+    flash(request, "Not done: " + page_words(lines), error=True)
+
+
+def _pop_flash(request: Request) -> dict[str, Any] | None:
+    if "session" not in request.scope:
+        return None
+    found = request.session.pop("flash", None)
+    if found is None:
+        return None
+    if isinstance(found, str):  # a session signed before banners had a kind
+        return {"text": found, "error": False}
+    return {"text": str(found.get("text", "")), "error": bool(found.get("error"))}
 
 
 def render(
@@ -106,10 +162,11 @@ def render(
     user = getattr(request.state, "user", None)
     ctx: dict[str, Any] = {
         "user": user,
+        "names": _names(request) if user is not None else {},
         "can": _menu(user),
         "csrf_token": csrf_token(request),
         "path": request.url.path,
-        "flash": request.session.pop("flash", None) if "session" in request.scope else None,
+        "flash": _pop_flash(request),
     }
     ctx.update(context or {})
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -47,7 +47,7 @@ class TaskState:
 @dataclass(frozen=True)
 class ContractState:
     stage: str
-    status: str  # active | closed
+    status: str  # active | closed | withdrawn
     submitter: str
     tasks: tuple[TaskState, ...] = ()
     open_obligations: int = 0
@@ -105,7 +105,16 @@ class Complete:
     """Every obligation is settled: a `tracks: obligations` stage leaves by `complete`."""
 
 
-Action = Submit | Decide | Complete
+@dataclass(frozen=True)
+class Withdraw:
+    """The owner takes back a contract that is not yet signed: its open tasks are
+    cancelled and its status becomes `withdrawn` (the stage stays, for the record)."""
+
+    actor: Actor
+    reason: str
+
+
+Action = Submit | Decide | Complete | Withdraw
 
 
 # --------------------------------------------------------------------------- effects
@@ -185,7 +194,23 @@ def transition(wf: WorkflowSpec, state: ContractState, action: Action, env: Env)
             raise Conflict(f"{state.open_obligations} obligation(s) are still open")
         new = _enter(wf, state, stage.actions["complete"], "complete", env, effects)
         return Transition(new, tuple(effects))
+    if isinstance(action, Withdraw):
+        return _withdraw(wf, state, action)
     return _decide(wf, state, stage, action, env, effects)
+
+
+def _withdraw(wf: WorkflowSpec, state: ContractState, action: Withdraw) -> Transition:
+    """Before signing (the stages of `approval_stages`) a contract may be withdrawn; once a
+    stage that tracks obligations was reached it is signed, and only an amendment or a
+    termination changes it."""
+    if not (action.reason and action.reason.strip()):
+        raise InvalidInput("--reason: withdrawing a contract needs a reason saying why")
+    if state.stage not in wf.approval_stages():
+        raise Conflict(
+            f"the contract is signed (stage {state.stage}); a signed contract cannot be withdrawn"
+        )
+    effects: tuple[Effect, ...] = tuple(CloseTask(t.key, "cancelled") for t in state.tasks)
+    return Transition(replace(state, status="withdrawn", tasks=()), effects)
 
 
 def _decide(

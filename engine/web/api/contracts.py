@@ -49,6 +49,15 @@ class FulfilRequest(BaseModel):
 
     on: dt.date | None = Field(default=None, description="when it was fulfilled (default today)")
     comment: str | None = Field(default=None, max_length=4000)
+    force: bool = Field(
+        default=False, description="accept a date before the contract's start (needs a comment)"
+    )
+
+
+class ReasonRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=4000, description="why (kept in the audit trail)")
 
 
 @router.get("/contracts", response_model=list[ContractSummary])
@@ -233,8 +242,39 @@ def fulfil(
         access.require_fulfil(user, access.contract_row(session, user, code, rt.today()))
     request = body or FulfilRequest()
     return lifecycle.fulfil_obligation(
-        rt, code, obligation, user.username, on=request.on, comment=request.comment
+        rt,
+        code,
+        obligation,
+        user.username,
+        on=request.on,
+        comment=request.comment,
+        force=request.force,
     )
+
+
+@router.post("/contracts/{code:path}/obligations/{obligation}/revert", response_model=ContractView)
+def revert(
+    rt: RuntimeDep,
+    user: ApiUser,
+    code: ContractCode,
+    obligation: ObligationId,
+    body: ReasonRequest,
+) -> ContractView:
+    """Undo a fulfilment or waiver recorded by mistake (the obligation is open again)."""
+    with rt.db.sessions() as session:
+        access.require_fulfil(user, access.contract_row(session, user, code, rt.today()))
+    return lifecycle.revert_obligation(rt, code, obligation, user.username, body.reason)
+
+
+@router.post("/contracts/{code:path}/withdraw", response_model=ContractView)
+def withdraw(
+    rt: RuntimeDep, user: ApiUser, code: ContractCode, body: ReasonRequest
+) -> ContractView:
+    """Withdraw a contract that is not yet signed (owner, submitter or admin); 409 once
+    signed."""
+    with rt.db.sessions() as session:
+        access.require_withdraw(user, access.contract_row(session, user, code, rt.today()))
+    return lifecycle.withdraw(rt, code, user.username, body.reason)
 
 
 @router.get("/contracts/{code:path}", response_model=ContractView)

@@ -17,7 +17,7 @@ from engine.services.health import scheduler_summary
 from engine.services.users import add_user, list_users, set_active
 from engine.services.workflows import list_workflows
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
-from engine.web.templating import flash, render
+from engine.web.templating import flash, flash_refusal, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -139,7 +139,7 @@ def retry_page(request: Request, rt: RuntimeDep, user: PageUser, alert_id: int) 
     try:
         retry_alert(rt, alert_id)
     except (Conflict, NotFound) as exc:
-        flash(request, "Not done: " + " ".join(exc.lines()))
+        flash_refusal(request, exc.lines())
     else:
         flash(request, f"Alert {alert_id} queued again; the next alert run sends it.")
     return RedirectResponse("/admin/outbox", status_code=303)

@@ -1,4 +1,5 @@
-"""Contract pages: the list, one contract, acting on a task, recording fulfilment."""
+"""Contract pages: the list, one contract, acting on a task, recording (and reverting)
+fulfilment, withdrawing."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from engine.services.contract_page import contract_page
 from engine.services.portfolio import task_contract_code, visible_contract_list
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
 from engine.web.downloads import download, download_report
-from engine.web.templating import flash, render
+from engine.web.templating import flash, flash_refusal, humanise, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,9 +54,10 @@ def act_page(
         # be thrown away; the contract page reads it fresh.
         done = lifecycle.decide(rt, task_id, action, user.username, comment or None)
     except (Conflict, Forbidden, InvalidInput) as exc:
-        flash(request, "Not done: " + " ".join(exc.lines()))
+        flash_refusal(request, exc.lines())
         return RedirectResponse(contract_url(code), status_code=303)
-    flash(request, f"{VERBS.get(action, action)} {done.contract}: now in stage {done.stage}.")
+    stage = humanise(done.stage)
+    flash(request, f"{VERBS.get(action, action)} {done.contract}: now in stage {stage}.")
     return RedirectResponse(contract_url(code), status_code=303)
 
 
@@ -67,6 +69,8 @@ def fulfil_page(
     code: str,
     oid: str,
     on: Annotated[str, Form(max_length=10)] = "",
+    comment: Annotated[str, Form(max_length=4000)] = "",
+    force: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     with rt.db.sessions() as session:
         row = access.contract_row(session, user, code, rt.today())
@@ -74,13 +78,57 @@ def fulfil_page(
     try:
         day = dt.date.fromisoformat(on) if on else None
     except ValueError:
-        raise InvalidInput(f"on: {on!r} is not a date (YYYY-MM-DD)") from None
+        flash_refusal(request, f"the date {on!r} is not a date (YYYY-MM-DD)")
+        return RedirectResponse(contract_url(code), status_code=303)
     try:
-        lifecycle.fulfil_obligation(rt, code, oid, user.username, on=day)
+        lifecycle.fulfil_obligation(
+            rt, code, oid, user.username, on=day, comment=comment or None, force=bool(force)
+        )
     except (Conflict, Forbidden, InvalidInput, NotFound) as exc:
-        flash(request, "Not done: " + " ".join(exc.lines()))
+        flash_refusal(request, exc.lines())
     else:
-        flash(request, f"Recorded {oid} as fulfilled.")
+        flash(request, f"Recorded {oid} as fulfilled{f' on {day.isoformat()}' if day else ''}.")
+    return RedirectResponse(contract_url(code), status_code=303)
+
+
+@router.post("/contracts/{code:path}/obligations/{oid}/revert", dependencies=[CsrfForm])
+def revert_page(
+    request: Request,
+    rt: RuntimeDep,
+    user: PageUser,
+    code: str,
+    oid: str,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    with rt.db.sessions() as session:
+        row = access.contract_row(session, user, code, rt.today())
+        access.require_fulfil(user, row)
+    try:
+        lifecycle.revert_obligation(rt, code, oid, user.username, reason)
+    except (Conflict, Forbidden, InvalidInput, NotFound) as exc:
+        flash_refusal(request, exc.lines())
+    else:
+        flash(request, f"{oid} is open again.")
+    return RedirectResponse(contract_url(code), status_code=303)
+
+
+@router.post("/contracts/{code:path}/withdraw", dependencies=[CsrfForm])
+def withdraw_page(
+    request: Request,
+    rt: RuntimeDep,
+    user: PageUser,
+    code: str,
+    reason: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    with rt.db.sessions() as session:
+        row = access.contract_row(session, user, code, rt.today())
+        access.require_withdraw(user, row)
+    try:
+        lifecycle.withdraw(rt, code, user.username, reason)
+    except (Conflict, Forbidden, InvalidInput) as exc:
+        flash_refusal(request, exc.lines())
+    else:
+        flash(request, f"Withdrew {code}: its open tasks are cancelled.")
     return RedirectResponse(contract_url(code), status_code=303)
 
 
@@ -161,6 +209,8 @@ def contract_detail(request: Request, rt: RuntimeDep, user: PageUser, code: str)
             "may_amend": page.may_amend,
             "may_renew": page.may_renew,
             "may_terminate": page.may_terminate,
+            "may_withdraw": page.may_withdraw,
+            "today": page.today,
             "days_to": page.days_to,
             "installments": page.installments,
             "base_currency": page.base_currency,

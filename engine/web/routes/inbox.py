@@ -12,6 +12,7 @@ from engine.domain.risk import Severity
 from engine.errors import InvalidInput
 from engine.services.inbox import InboxQuery, SortKey, bulk_approve, inbox
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
+from engine.web.messages import page_words
 from engine.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -78,12 +79,12 @@ def bulk_approve_page(
     comment: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     if not task_ids:
-        flash(request, "Select the tasks to approve first.")
+        flash(request, "Select the tasks to approve first.", error=True)
         return RedirectResponse("/inbox", status_code=303)
     outcome = bulk_approve(rt, user, task_ids, comment or None)
     parts = [f"Approved {len(outcome.approved)} task(s)."]
-    parts.extend(f"Task {r.task}: {r.error}" for r in outcome.refused)
-    flash(request, " ".join(parts))
+    parts.extend(f"Task {r.task}: {page_words(r.error)}" for r in outcome.refused)
+    flash(request, " ".join(parts), error=bool(outcome.refused))
     return RedirectResponse("/inbox", status_code=303)
 
 

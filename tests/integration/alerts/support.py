@@ -19,6 +19,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.settings import PROJECT_ROOT
 from engine.store import models as m
 
 
@@ -109,7 +110,10 @@ class SmtpServer:
 def ensure_workflow(session: Session) -> int:
     wf = session.scalar(select(m.WorkflowDefinition).where(m.WorkflowDefinition.name == "t"))
     if wf is None:
-        wf = m.WorkflowDefinition(name="t", version=1, source_text="workflow: t", checksum="0" * 64)
+        # The shipped standard workflow: its `fulfilment` stage (where these contracts
+        # are) tracks obligations, the only stages whose obligations are alerted.
+        source = (PROJECT_ROOT / "config" / "workflows" / "standard.yaml").read_text()
+        wf = m.WorkflowDefinition(name="t", version=1, source_text=source, checksum="0" * 64)
         session.add(wf)
         session.flush()
     return wf.id

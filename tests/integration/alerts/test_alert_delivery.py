@@ -68,7 +68,7 @@ def test_each_obligation_is_emailed_at_its_level_to_exactly_its_people(
     rt = make_rt(smtp.port)
     portfolio(rt, people)
 
-    assert run_alerts(rt, AS_OF) == {"sent": 5, "skipped_duplicates": 0, "failed": 0}
+    assert run_alerts(rt, AS_OF) == {"sent": 5, "skipped_duplicates": 0, "failed": 0, "deferred": 0}
 
     got = by_obligation(smtp)
     assert sorted(got) == ["OB-CRIT", "OB-HIGH", "OB-LATE", "OB-SOON", "OB-TODAY"]
@@ -102,7 +102,7 @@ def test_running_the_job_twice_sends_nothing_new(
     portfolio(rt, people)
     run_alerts(rt, AS_OF)
 
-    assert run_alerts(rt, AS_OF) == {"sent": 0, "skipped_duplicates": 5, "failed": 0}
+    assert run_alerts(rt, AS_OF) == {"sent": 0, "skipped_duplicates": 5, "failed": 0, "deferred": 0}
     assert len(smtp.messages) == 5
 
 
@@ -181,7 +181,9 @@ def test_the_message_names_the_contract_and_carries_a_calendar_entry(
     assert ics.get_filename() == "due-date.ics"
     body = ics.get_content()
     assert "DTSTART;VALUE=DATE:20270209" in body
-    assert f"UID:{row['message_id'].strip('<>')}" in body
+    local, host = row["message_id"].strip("<>").split("@")
+    assert local.endswith(f".{row['level']}")  # one Message-ID per level ...
+    assert f"UID:{local.rsplit('.', 1)[0]}@{host}" in body  # ... one calendar entry per obligation
 
 
 def test_no_link_without_a_base_url(make_rt: Any, people: dict[str, int], smtp: SmtpServer) -> None:
@@ -262,14 +264,19 @@ def test_a_mail_server_that_is_down_loses_nothing(make_rt: Any, people: dict[str
     portfolio(rt, people)
 
     down = run_alerts(rt, AS_OF, backoff=0.01)
-    assert down == {"sent": 0, "skipped_duplicates": 0, "failed": 5}
+    assert down == {"sent": 0, "skipped_duplicates": 0, "failed": 0, "deferred": 5}
     pending = list_alerts(rt, "pending")
     assert len(pending) == 5
     assert any("unavailable" in (r["last_error"] or "") for r in pending)
 
     server = SmtpServer(port).start()
     try:
-        assert run_alerts(rt, AS_OF) == {"sent": 5, "skipped_duplicates": 5, "failed": 0}
+        assert run_alerts(rt, AS_OF) == {
+            "sent": 5,
+            "skipped_duplicates": 5,
+            "failed": 0,
+            "deferred": 0,
+        }
         assert len(server.messages) == 5
         assert list_alerts(rt, "pending") == []
     finally:
@@ -286,7 +293,12 @@ def test_a_deferral_451_is_retried_and_sent(
         )
     smtp.handler.replies = ["451 4.3.0 Try again later", "250 OK"]
 
-    assert run_alerts(rt, AS_OF, backoff=0.01) == {"sent": 1, "skipped_duplicates": 0, "failed": 0}
+    assert run_alerts(rt, AS_OF, backoff=0.01) == {
+        "sent": 1,
+        "skipped_duplicates": 0,
+        "failed": 0,
+        "deferred": 0,
+    }
     assert len(smtp.messages) == 1
     [row] = list_alerts(rt)
     assert row["status"] == "sent"
@@ -302,7 +314,8 @@ def test_a_deferral_that_persists_waits_for_a_later_run(
         )
     smtp.handler.replies = ["451 4.3.0 Greylisted"] * 4
 
-    assert run_alerts(rt, AS_OF, backoff=0.01)["failed"] == 1
+    result = run_alerts(rt, AS_OF, backoff=0.01)
+    assert (result["failed"], result["deferred"]) == (0, 1)
     [row] = list_alerts(rt)
     assert row["status"] == "pending" and row["last_error"] == "451 4.3.0 Greylisted"
     assert run_alerts(rt, AS_OF)["sent"] == 0  # backing off: not yet
@@ -320,11 +333,11 @@ def test_a_refusal_550_is_recorded_failed_with_the_reply_and_can_be_retried(
         )
     smtp.handler.replies = ["550 5.1.1 Mailbox unavailable"]
 
-    assert run_alerts(rt, AS_OF) == {"sent": 0, "skipped_duplicates": 0, "failed": 1}
+    assert run_alerts(rt, AS_OF) == {"sent": 0, "skipped_duplicates": 0, "failed": 1, "deferred": 0}
     [row] = list_alerts(rt, "failed")
     assert row["last_error"] == "550 5.1.1 Mailbox unavailable"
     assert smtp.messages == []
-    assert run_alerts(rt, AS_OF) == {"sent": 0, "skipped_duplicates": 1, "failed": 0}
+    assert run_alerts(rt, AS_OF) == {"sent": 0, "skipped_duplicates": 1, "failed": 0, "deferred": 0}
 
     again = retry_alert(rt, row["id"])
     assert again["status"] == "pending"
@@ -365,11 +378,11 @@ def test_task_escalations_queued_by_the_workflow_are_delivered(
             payload={"contract": "SC-1", "stage": "legal_review", "role": "legal"},
             contract_id=contract.id,
         )
-    assert run_alerts(rt, AS_OF) == {"sent": 1, "skipped_duplicates": 0, "failed": 0}
+    assert run_alerts(rt, AS_OF) == {"sent": 1, "skipped_duplicates": 0, "failed": 0, "deferred": 0}
     [msg] = smtp.messages
     assert msg.recipients == ["maria@example.com"]
     assert msg.subject == "Task overdue: SC-1 legal review"
-    assert "legal_review" in msg.part("text/plain")
+    assert "The legal review task for legal on contract SC-1" in msg.part("text/plain")
     assert "https://cf.example.com/contracts/SC-1" in msg.part("text/html")
 
 
@@ -428,7 +441,7 @@ def test_the_sender_logs_in_when_a_user_is_configured(make_rt: Any, people: dict
                 session.get(m.User, people["alice"]),
                 [{"oid": "A", "due": day(-2)}],
             )
-        assert run_alerts(wrong, AS_OF)["failed"] == 1
+        assert run_alerts(wrong, AS_OF)["deferred"] == 1  # login refused: stays pending
         [row] = list_alerts(wrong, "pending")
         assert "login as 'mailer' refused: 535" in row["last_error"]
     finally:
@@ -494,3 +507,23 @@ def test_two_jobs_at_once_still_send_each_alert_once(
     assert sum(r["sent"] for r in results) == 60
     keys = Counter(msg.message["X-Contractflow-Alert"] for msg in smtp.messages)
     assert len(keys) == 60 and set(keys.values()) == {1}
+
+
+def test_alerts_run_counts_agree_with_alerts_list_failed(
+    make_rt: Any, people: dict[str, int], smtp: SmtpServer
+) -> None:
+    """What `alerts run` reports as failed is what `alerts list --status failed` lists;
+    a deferral is counted apart and stays pending."""
+    rt = make_rt(smtp.port)
+    with rt.db.transaction() as session:
+        alice = session.get(m.User, people["alice"])
+        add_contract(session, "SC-1", alice, [{"oid": "A", "due": day(-2)}])
+        add_contract(session, "SC-2", alice, [{"oid": "B", "due": day(-3)}])
+    smtp.handler.replies = ["550 5.1.1 Mailbox unavailable"] + ["451 4.3.0 Greylisted"] * 4
+    result = run_alerts(rt, AS_OF, backoff=0.01)
+    failed = list_alerts(rt, "failed")
+    pending = list_alerts(rt, "pending")
+    assert result["failed"] == len(failed) == 1
+    assert result["deferred"] == len(pending) == 1
+    assert failed[0]["last_error"] == "550 5.1.1 Mailbox unavailable"
+    assert pending[0]["last_error"] == "451 4.3.0 Greylisted"

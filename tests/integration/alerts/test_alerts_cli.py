@@ -48,8 +48,8 @@ def test_alerts_run_list_and_retry_from_the_command_line(
         **env,
     )
     assert first.code == 0, first.stderr
-    assert first.json == {"sent": 1, "skipped_duplicates": 0, "failed": 1}
-    assert "1 alert(s) not delivered" in first.stderr
+    assert first.json == {"sent": 1, "skipped_duplicates": 0, "failed": 1, "deferred": 0}
+    assert "1 alert(s) refused by the mail server" in first.stderr
 
     failed = run_cli(
         "alerts", "list", "--status", "failed", "--format", "json", db_url=db_url, **env
@@ -75,7 +75,7 @@ def test_alerts_run_list_and_retry_from_the_command_line(
         db_url=db_url,
         **env,
     )
-    assert again.json == {"sent": 1, "skipped_duplicates": 2, "failed": 0}
+    assert again.json == {"sent": 1, "skipped_duplicates": 2, "failed": 0, "deferred": 0}
     assert len(smtp.messages) == 2
 
     not_failed = run_cli("alerts", "retry", str(row["id"]), db_url=db_url, **env)

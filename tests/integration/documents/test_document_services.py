@@ -25,7 +25,7 @@ from engine.services.runtime import Runtime
 from engine.services.views import show
 from engine.store import models as m
 from tests.integration.workflow.support import contract_file, prepare
-from tests.unit.documents.support import example, render
+from tests.unit.documents.support import example, render, sent_out
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_a_docx_draft_is_submitted_directly(drt: Runtime, tmp_path: Path) -> Non
     with drt.db.sessions() as session:
         terms = session.scalar(select(m.ContractRevision.terms))
         source = session.scalar(select(m.ContractRevision.source_name))
-    assert Contract.model_validate(terms) == example("PO-2026-0107")
+    assert Contract.model_validate(terms) == sent_out(example("PO-2026-0107"))
     assert source == "draft.docx"
 
 
@@ -146,6 +146,7 @@ def test_evaluation_report_from_the_contracts_history(drt: Runtime, tmp_path: Pa
     drt.clock.now += dt.timedelta(hours=2)  # type: ignore[attr-defined]
     lifecycle.act(drt, _task(drt, code, "finance"), "approve", "fei")
     lifecycle.act(drt, _task(drt, code, "signer"), "approve", "sam")
+    drt.clock.now = dt.datetime(2027, 3, 10, 9, tzinfo=dt.UTC)  # type: ignore[attr-defined]
     lifecycle.fulfil_obligation(drt, code, "OB-1", "alice", on=dt.date(2026, 12, 5))
     lifecycle.fulfil_obligation(drt, code, "OB-2", "alice", on=dt.date(2027, 2, 3))
     name, content = evaluation_report(drt, code, as_of=dt.date(2027, 3, 10))
@@ -168,3 +169,21 @@ def test_evaluation_report_from_the_contracts_history(drt: Runtime, tmp_path: Pa
     assert kept.stored and kept.content == content
     assert stored.kind == "report"
     assert [d["kind"] for d in docs.list_documents(drt, code)] == ["contract", "contract", "report"]
+
+
+def test_a_revision_from_the_sent_document_keeps_our_internal_terms(
+    drt: Runtime, tmp_path: Path
+) -> None:
+    """The document omits our credit rating and administrator; revising from it must not
+    erase them (the rating drives the risk rules)."""
+    lifecycle.submit(drt, contract_file(tmp_path), "alice")
+    lifecycle.act(drt, _task(drt, "SC-2026-0042", "legal"), "request_changes", "lena", "net 45")
+    sent = docs.contract_document(drt, "SC-2026-0042")
+    changed = extract_contract(sent.content, "sent.docx")
+    assert changed.counterparty.credit_rating is None and changed.owner is None
+    draft = tmp_path / "edited.docx"
+    draft.write_bytes(render(changed.model_copy(update={"title": "Supply of 42 pumps"})))
+    view = lifecycle.revise(drt, "SC-2026-0042", draft, "alice")
+    assert view.terms["counterparty"]["credit_rating"] == "BBB"
+    assert view.terms["owner"] == "alice"
+    assert [c.field for c in view.revisions[-1].changes] == ["title"]

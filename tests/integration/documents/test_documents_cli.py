@@ -10,6 +10,7 @@ from docx import Document
 from engine.definitions.contracts import load_contract_file
 from tests.integration.cli_support import Result, run_cli
 from tests.support import EXAMPLES
+from tests.unit.documents.support import sent_out
 
 
 def test_render_submit_docx_diff_report_and_extract(tmp_path: Path) -> None:
@@ -30,8 +31,8 @@ def test_render_submit_docx_diff_report_and_extract(tmp_path: Path) -> None:
     cf("render", str(EXAMPLES / "SC-2026-0042.yaml"), "--out", "draft.docx")
     extracted: Result = cf("contracts", "extract", "draft.docx")
     (tmp_path / "extracted.yaml").write_text(extracted.stdout)
-    assert load_contract_file(tmp_path / "extracted.yaml") == load_contract_file(
-        EXAMPLES / "SC-2026-0042.yaml"
+    assert load_contract_file(tmp_path / "extracted.yaml") == sent_out(
+        load_contract_file(EXAMPLES / "SC-2026-0042.yaml")
     )
 
     # The .docx is submitted directly; its document is kept and downloadable.

@@ -37,7 +37,7 @@ def test_reaching_evaluation_writes_the_report_once(rt: Runtime, tmp_path: Path)
     view = lifecycle.act(rt, _open(view, "finance"), "approve", "fei")
     view = lifecycle.act(rt, _open(view, "signer"), "approve", "sam")
     for oid in ("OB-1", "OB-2"):
-        view = lifecycle.fulfil_obligation(rt, view.id, oid, "alice", on=dt.date(2027, 1, 5))
+        view = lifecycle.fulfil_obligation(rt, view.id, oid, "alice", on=dt.date(2027, 1, 3))
     assert _reports(rt, view.id) == []  # still in fulfilment: no report yet
 
     view = lifecycle.waive_obligation(rt, view.id, "OB-3", "alice", comment="paid in kind")

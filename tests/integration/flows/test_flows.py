@@ -63,8 +63,18 @@ def test_overdue_alerts_flow_plans_and_sends_once(
             ],
         )
 
-    assert overdue_alerts(as_of=AS_OF) == {"sent": 2, "skipped_duplicates": 0, "failed": 0}
-    assert overdue_alerts(as_of=AS_OF) == {"sent": 0, "skipped_duplicates": 2, "failed": 0}
+    assert overdue_alerts(as_of=AS_OF) == {
+        "sent": 2,
+        "skipped_duplicates": 0,
+        "failed": 0,
+        "deferred": 0,
+    }
+    assert overdue_alerts(as_of=AS_OF) == {
+        "sent": 0,
+        "skipped_duplicates": 2,
+        "failed": 0,
+        "deferred": 0,
+    }
     recipients = sorted(tuple(msg.recipients) for msg in smtp.messages)
     assert recipients == [
         ("alice@example.com",),
@@ -143,7 +153,8 @@ def test_nightly_rescore_flow_rescores_in_chunks_and_alerts_follow(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Contracts submitted through the real workflow; the flow re-scores them chunk by chunk
-    (obligations have fallen overdue since), and the alert flow emails their owner."""
+    (obligations have fallen overdue since), and once they are signed the alert flow emails
+    their owner."""
     from engine.services import lifecycle
     from engine.services.rules import load_shipped_rules
     from engine.services.runtime import Runtime
@@ -174,6 +185,10 @@ def test_nightly_rescore_flow_rescores_in_chunks_and_alerts_follow(
     assert severity == "critical"
     assert nightly_rescore(as_of=dt.date(2027, 3, 1))["changed"] == 0
 
+    assert overdue_alerts(as_of=dt.date(2027, 3, 1))["sent"] == 0  # in review: terms only
+    with product_env.transaction() as session:  # signed (the approvals are not this test's)
+        for row in session.scalars(select(m.Contract)):
+            row.stage = "fulfilment"
     sent = overdue_alerts(as_of=dt.date(2027, 3, 1))
     assert sent["sent"] >= 3 and sent["failed"] == 0
     subjects = {msg.subject for msg in smtp.messages}

@@ -34,7 +34,7 @@ def test_a_contract_goes_from_draft_to_closed(wrt: Runtime, tmp_path: Path) -> N
     view = lifecycle.act(wrt, open_task(view, "signer"), "approve", "sam")
     assert view.stage == "fulfilment"
     for oid in ("OB-1", "OB-2"):
-        view = lifecycle.fulfil_obligation(wrt, view.id, oid, "alice", on=dt.date(2027, 1, 5))
+        view = lifecycle.fulfil_obligation(wrt, view.id, oid, "alice", on=dt.date(2027, 1, 3))
         assert view.stage == "fulfilment"
     view = lifecycle.waive_obligation(wrt, view.id, "OB-3", "alice", comment="paid in kind")
     assert view.stage == "evaluation"
@@ -324,6 +324,8 @@ def test_audit_verify_detects_reordered_events(wrt: Runtime, tmp_path: Path) -> 
 
 def test_unknown_contracts_and_obligations_are_named(wrt: Runtime, tmp_path: Path) -> None:
     view = lifecycle.submit(wrt, contract_file(tmp_path, amount=500000), "alice")
+    view = lifecycle.act(wrt, open_task(view, "legal"), "approve", "lena")
+    view = lifecycle.act(wrt, open_task(view, "signer"), "approve", "sam")
     with pytest.raises(NotFound, match=r"no obligation 'OB-9'.*OB-1, OB-2, OB-3"):
         lifecycle.fulfil_obligation(wrt, view.id, "OB-9", "alice")
     with pytest.raises(NotFound, match="SC-404"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,7 @@ def test_the_lifecycle_from_the_command_line(tmp_path: Path) -> None:
             "SC-2026-0042",
             oid,
             "--on",
-            "2027-01-05",
+            dt.datetime.now(dt.UTC).date().isoformat(),  # never in the future
             "--as",
             "alice",
             "--format",

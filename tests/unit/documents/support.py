@@ -23,6 +23,17 @@ def example(name: str) -> Contract:
     return load_contract_file(next(p for p in EXAMPLE_FILES if p.stem == name))
 
 
+def sent_out(contract: Contract) -> Contract:
+    """The contract as its document carries it: without our own data about the deal (our
+    credit rating of the counterparty, our administrator), which is never printed."""
+    return contract.model_copy(
+        update={
+            "owner": None,
+            "counterparty": contract.counterparty.model_copy(update={"credit_rating": None}),
+        }
+    )
+
+
 def render(contract: Contract, template: str | None = None, revision: int | None = None) -> bytes:
     name = template or ("sales" if contract.direction.value == "sell" else "purchase")
     return render_contract(

@@ -11,7 +11,15 @@ import pytest
 
 from engine.documents.intake import extract_contract
 from engine.errors import InvalidContract
-from tests.unit.documents.support import edit, example, key_row, render, set_cell, table_with
+from tests.unit.documents.support import (
+    edit,
+    example,
+    key_row,
+    render,
+    sent_out,
+    set_cell,
+    table_with,
+)
 
 
 def problems(content: bytes, currencies: set[str] | None = None) -> list[str]:
@@ -54,11 +62,11 @@ def test_unreadable_key_terms_are_named_with_table_row_and_label(rendered: bytes
 
     lines = problems(edit(rendered, spoil))
     assert lines == [
-        "draft.docx: Key terms table, row 8 (Contract amount / 合同金额): "
+        "draft.docx: Key terms table, row 7 (Contract amount / 合同金额): "
         "'two million' is not a number",
-        "draft.docx: Key terms table, row 10 (End date / 终止日期): "
+        "draft.docx: Key terms table, row 9 (End date / 终止日期): "
         "'31.11.2027' is not a date (YYYY-MM-DD)",
-        "draft.docx: Key terms table, row 16 (Automatic renewal / 自动续约): "
+        "draft.docx: Key terms table, row 14 (Automatic renewal / 自动续约): "
         "'maybe' is not Yes or No",
     ]
 
@@ -104,7 +112,7 @@ def test_contract_rules_point_at_the_table(rendered: bytes) -> None:
         set_cell(table_with(doc, "Obligor").rows[3].cells[0], "OB-1")
 
     assert problems(edit(rendered, spoil)) == [
-        "draft.docx: Key terms table, row 10 (End date / 终止日期): "
+        "draft.docx: Key terms table, row 9 (End date / 终止日期): "
         "2026-01-01 is before start_date 2026-12-01",
         "draft.docx: Payment schedule table: percents add up to 90, not 100",
         "draft.docx: Obligations table: id OB-1 is used more than once",
@@ -117,9 +125,9 @@ def test_field_rules_point_at_the_cell(rendered: bytes) -> None:
         set_cell(key_row(doc, "Prepayment").cells[1], "130")
 
     lines = problems(edit(rendered, spoil))
-    assert lines[0].startswith("draft.docx: Key terms table, row 7 (Currency / 币种): ")
+    assert lines[0].startswith("draft.docx: Key terms table, row 6 (Currency / 币种): ")
     assert lines[1].startswith(
-        "draft.docx: Key terms table, row 12 (Prepayment (%) / 预付款比例(%)): "
+        "draft.docx: Key terms table, row 10 (Prepayment (%) / 预付款比例(%)): "
     )
     assert "100" in lines[1]
     assert len(lines) == 2
@@ -128,7 +136,7 @@ def test_field_rules_point_at_the_cell(rendered: bytes) -> None:
 def test_a_currency_without_an_fx_rate_is_refused(rendered: bytes) -> None:
     lines = problems(rendered, currencies={"USD"})
     assert lines == [
-        "draft.docx: Key terms table, row 7 (Currency / 币种): "
+        "draft.docx: Key terms table, row 6 (Currency / 币种): "
         "CNY is neither the base currency nor has an FX rate (known: USD)"
     ]
 
@@ -139,7 +147,7 @@ def test_unknown_terms_and_columns_are_refused_not_dropped(rendered: bytes) -> N
         set_cell(table_with(doc, "Obligor").rows[0].cells[6], "State")
 
     lines = problems(edit(rendered, typo))
-    assert lines[0].startswith("draft.docx: Key terms table, row 18: unknown term 'Governing lawz'")
+    assert lines[0].startswith("draft.docx: Key terms table, row 16: unknown term 'Governing lawz'")
     assert lines[1].startswith("draft.docx: Obligations table, column 7: unknown column 'State'")
 
 
@@ -156,7 +164,9 @@ def test_blank_rows_left_in_a_table_are_ignored(rendered: bytes) -> None:
     def blank(doc: Any) -> None:
         table_with(doc, "Obligor").add_row()
 
-    assert extract_contract(edit(rendered, blank), "draft.docx") == example("SC-2026-0042")
+    assert extract_contract(edit(rendered, blank), "draft.docx") == sent_out(
+        example("SC-2026-0042")
+    )
 
 
 def test_cells_edited_in_word_read_as_the_reader_sees_them(rendered: bytes) -> None:

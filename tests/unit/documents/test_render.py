@@ -12,7 +12,7 @@ from docx import Document
 from engine.documents.intake import extract_contract, read_docx_tables
 from engine.documents.templates import available_templates, load_template
 from engine.errors import NotFound
-from tests.unit.documents.support import EXAMPLE_FILES, TEMPLATES, example, render
+from tests.unit.documents.support import EXAMPLE_FILES, TEMPLATES, example, render, sent_out
 
 TEMPLATE_NAMES = available_templates(TEMPLATES)
 
@@ -32,7 +32,7 @@ def test_every_template_renders_every_example_and_reads_back(template: str, name
     assert tpl.title_zh in text and tpl.title_en in text
     assert contract.counterparty.name in text
     assert f"{contract.currency} " in text
-    assert extract_contract(content, f"{name}.docx") == contract
+    assert extract_contract(content, f"{name}.docx") == sent_out(contract)
 
 
 def test_document_carries_parties_amount_schedule_guarantees_and_obligations() -> None:
@@ -93,3 +93,40 @@ def test_text_that_xml_cannot_hold_does_not_break_the_document() -> None:
     contract = example("SC-2026-0060").model_copy(update={"title": "Line\x0bfeed"})
     content = render(contract)
     assert Document(io.BytesIO(content)).tables
+
+
+def _document_text(content: bytes) -> str:
+    import io
+
+    from docx import Document
+
+    doc = Document(io.BytesIO(content))
+    cells = [c.text for t in doc.tables for r in t.rows for c in r.cells]
+    return "\n".join([p.text for p in doc.paragraphs] + cells)
+
+
+def test_key_terms_name_the_governing_law_and_the_country_not_their_codes() -> None:
+    text = _document_text(render(example("SC-2026-0042")))
+    assert "中华人民共和国法律 / the laws of the People's Republic of China" in text
+    assert "中国 / China" in text
+    lines = text.splitlines()
+    assert "CN" not in lines  # no cell holds the bare code
+
+
+def test_a_governing_law_written_out_is_printed_once_not_doubled() -> None:
+    contract = example("SC-2026-0042").model_copy(update={"governing_law": "中华人民共和国法律"})
+    text = _document_text(render(contract))
+    assert "中华人民共和国法律法律" not in text
+    assert "本合同适用中华人民共和国法律。" in text
+    assert "the laws of 中华人民共和国法律" not in text
+    free = contract.model_copy(update={"governing_law": "Swiss law"})
+    free_text = _document_text(render(free))
+    assert "governed by Swiss law." in free_text and "the laws of Swiss law" not in free_text
+
+
+def test_the_counterpartys_contract_does_not_print_our_internal_data() -> None:
+    contract = example("SC-2026-0042")
+    assert contract.counterparty.credit_rating is not None and contract.owner
+    text = _document_text(render(contract))
+    assert "信用等级" not in text and "credit rating" not in text.lower()
+    assert "合同管理人" not in text and "Contract administrator" not in text

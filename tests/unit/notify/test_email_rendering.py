@@ -6,6 +6,8 @@ import datetime as dt
 import email
 import email.policy
 
+import pytest
+
 from engine.notify.ics import due_date_event
 from engine.notify.message import build_message
 from engine.notify.render import RenderedEmail, format_money, render_email
@@ -85,7 +87,7 @@ def test_the_calendar_file_is_an_all_day_event_with_a_stable_uid() -> None:
         organizer="cf@example.com",
     ).decode()
     assert ics.startswith("BEGIN:VCALENDAR\r\n") and ics.endswith("END:VCALENDAR\r\n")
-    assert "UID:obligation.1.OB-2.overdue@example.com\r\n" in ics
+    assert "UID:obligation.1.OB-2.overdue@example.com\r\n" in ics  # as given
     assert "DTSTART;VALUE=DATE:20270228\r\nDTEND;VALUE=DATE:20270301\r\n" in ics
     assert "SUMMARY:SC-1 OB-2\\; payment\\, balance\r\n" in ics
     assert all(len(line.encode()) <= 75 for line in ics.split("\r\n"))  # folded
@@ -197,27 +199,108 @@ def test_money_is_grouped_with_two_decimals() -> None:
     assert format_money("n/a") == "n/a"
 
 
-def test_task_escalations_extend_the_generic_email_with_their_own_footer() -> None:
-    def rendered(kind: str) -> RenderedEmail:
-        return render_email(
+def test_other_kinds_fall_back_to_the_generic_email() -> None:
+    other = render_email(
+        TEMPLATES,
+        kind="some_future_kind",
+        level="sla",
+        subject="Something",
+        payload={"contract": "SC-2027-0042", "task": 7, "role": "legal", "stage": "<b>x</b>"},
+        base_url=None,
+        uid="<x.7@example.com>",
+        mail_from="cf@example.com",
+    )
+    assert "role: legal" in other.text and "&lt;b&gt;x&lt;/b&gt;" in other.html
+    assert "contractflow notification." in other.text
+
+
+ESCALATION = {
+    "contract": "SC-2027-0042",
+    "title": "Pumps & <valves>",
+    "task": 7,
+    "stage": "legal_review",
+    "role": "legal",
+    "due": "2027-01-07T09:00:00.123456+00:00",
+    "escalate_to": "legal_lead",
+    "escalated_at": "2027-01-07T13:15:42.654321+00:00",
+    "counterparty": "Huadong Machinery Co., Ltd.",
+    "amount": "2400000.00",
+    "currency": "CNY",
+    "opened_at": "2027-01-04T09:00:00.000001+00:00",
+    "held_by": ["Lena Schmidt", "张伟"],
+}
+
+
+def test_the_escalation_email_says_in_words_what_waits_who_holds_it_and_for_how_long() -> None:
+    from zoneinfo import ZoneInfo
+
+    mail = render_email(
+        TEMPLATES,
+        kind="task_escalation",
+        level="sla",
+        subject="SC-2027-0042: task 7 (legal, legal_review) is overdue",
+        payload=ESCALATION,
+        base_url=None,
+        uid="<task.7.escalation@example.com>",
+        mail_from="cf@example.com",
+        zone=ZoneInfo("Asia/Shanghai"),
+    )
+    body = mail.text
+    assert (
+        "legal_lead" not in body.split("\n", 1)[1] and "legal_review" not in body.split("\n", 1)[1]
+    )
+    assert ".123456" not in body and "T09:00" not in body  # no raw timestamps
+    assert "Waiting task:  legal review, for legal (task 7)" in body
+    assert "Held by:       Lena Schmidt, 张伟" in body
+    assert "Waiting for:   3 days 4 hours (since 4 January 2027, 17:00 CST)" in body
+    assert "Due:           7 January 2027, 17:00 CST, 4 hours ago" in body
+    assert "Amount:        2,400,000.00 CNY" in body
+    assert "comes to you (legal lead)" in body
+    # the HTML part says what the text part says
+    for line in body.splitlines():
+        if ":  " in line:
+            value = line.split(":", 1)[1].strip()
+            assert (
+                value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in mail.html
+            ), value
+    assert "escalates approval tasks that pass their SLA" in mail.html
+
+
+def test_each_alert_level_updates_the_obligations_one_calendar_entry() -> None:
+    """docs/alerts.md: one calendar entry per obligation, updated per level."""
+    payload = {
+        "contract": "SC-1",
+        "title": "Pumps",
+        "counterparty": "Huadong",
+        "obligation": "OB-2",
+        "obligation_kind": "payment",
+        "party": "counterparty",
+        "description": "Balance",
+        "amount": "1680000.00",
+        "currency": "CNY",
+        "due": "2027-02-28",
+        "as_of": "2027-03-01",
+        "owner": "alice",
+    }
+    entries = []
+    for level in ("due_soon", "overdue", "overdue_high"):
+        rendered = render_email(
             TEMPLATES,
-            kind=kind,
-            level="sla",
-            subject="Task 7 of SC-2027-0042 is past its SLA",
-            payload={"contract": "SC-2027-0042", "task": 7, "role": "legal", "stage": "<b>x</b>"},
+            kind="obligation_alert",
+            level=level,
+            subject=f"{level}: SC-1 OB-2",
+            payload=payload,
             base_url=None,
-            uid="<task.7.escalation@example.com>",
+            uid=f"<obligation.1.OB-2.{level}@example.com>",
             mail_from="cf@example.com",
         )
-
-    escalation, other = rendered("task_escalation"), rendered("some_future_kind")
-    for mail in (escalation, other):
-        assert "role: legal" in mail.text
-        assert "&lt;b&gt;x&lt;/b&gt;" in mail.html
-    assert "escalates approval tasks that pass their SLA" in escalation.text
-    assert "escalates approval tasks that pass their SLA" in escalation.html
-    assert "contractflow notification." in other.text
-    assert "escalates" not in other.html
+        assert rendered.ics is not None
+        ics = rendered.ics.decode()
+        uid = next(line for line in ics.split("\r\n") if line.startswith("UID:"))
+        sequence = next(line for line in ics.split("\r\n") if line.startswith("SEQUENCE:"))
+        entries.append((uid, sequence))
+    assert {uid for uid, _ in entries} == {"UID:obligation.1.OB-2@example.com"}
+    assert [s for _, s in entries] == ["SEQUENCE:0", "SEQUENCE:1", "SEQUENCE:2"]
 
 
 def test_a_lone_carriage_return_in_the_calendar_text_cannot_start_a_property() -> None:
@@ -231,3 +314,43 @@ def test_a_lone_carriage_return_in_the_calendar_text_cannot_start_a_property() -
     assert "\r" not in ics.replace("\r\n", "")  # every CR left is part of a line ending
     assert "SUMMARY:SC-1\\nATTENDEE:mailto:evil@example.com\r\n" in ics
     assert "DESCRIPTION:one\\ntwo\\nthree\\nfour\r\n" in ics
+
+
+@pytest.mark.parametrize("as_of", ["2027-02-20", "2027-02-28", "2027-03-10"])
+def test_the_obligation_alerts_html_says_what_its_text_says(as_of: str) -> None:
+    import html as html_lib
+    import re
+
+    payload = {
+        "contract": "SC-1",
+        "title": "Pumps",
+        "counterparty": "Huadong",
+        "obligation": "OB-2",
+        "obligation_kind": "payment",
+        "party": "counterparty",
+        "description": "Balance",
+        "amount": "1680000.00",
+        "currency": "CNY",
+        "due": "2027-02-28",
+        "as_of": as_of,
+        "owner": "alice",
+        "owner_name": "张伟",
+    }
+    mail = render_email(
+        TEMPLATES,
+        kind="obligation_alert",
+        level="overdue",
+        subject="Overdue: SC-1 OB-2",
+        payload=payload,
+        base_url="https://cf.example.com",
+        uid="<obligation.1.OB-2.overdue@example.com>",
+        mail_from="cf@example.com",
+    )
+    links = " ".join(re.findall(r'href="([^"]+)"', mail.html))
+    visible = " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", mail.html)).split()) + " " + links
+    for line in mail.text.split("-- ")[0].splitlines():
+        value = (
+            line.split(":", 1)[1].strip() if re.match(r"^[A-Z][a-z ]+: ", line) else line.strip()
+        )
+        if value:
+            assert " ".join(value.split()) in visible, value

@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-_OLD_STATUSES = "status IN ('active', 'closed')"
-_NEW_STATUSES = "status IN ('active', 'closed', 'terminated')"
+_OLD_STATUSES = "status IN ('active', 'closed', 'withdrawn')"
+_NEW_STATUSES = "status IN ('active', 'closed', 'withdrawn', 'terminated')"
 _OLD_KINDS = "kind IN ('obligation_alert', 'task_escalation')"
 _NEW_KINDS = "kind IN ('obligation_alert', 'task_escalation', 'contract_expiry', 'renewal_notice')"
 
