@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from engine.definitions.rules import load_rule_texts, read_rule_dir
+from engine.definitions.rules import example_contract, load_rule_texts, read_rule_dir
 from engine.domain.contract import Contract, parse_contract
 from engine.domain.risk import Flag, RiskReport, Severity
 from engine.domain.rules import COLLECTIONS, CONTRACT_FIELDS, Example, Rule, RuleSet
@@ -220,9 +220,7 @@ def run_examples(rt: Runtime, rules: RuleSet | None = None, backend: Any = None)
                 "where": f"{ex.source}:{ex.line}",
             }
             try:
-                contract = parse_contract(
-                    {"title": "example", **ex.contract}, rt.risk_config.currencies
-                )
+                contract = example_contract(ex, rt.risk_config.currencies)
             except ValueError as exc:
                 entry["problems"] = [f"invalid contract: {str(exc).splitlines()[0]}"]
                 cases.append(entry)
