@@ -151,7 +151,9 @@ def parse_register_facts(raw: Any) -> RegisterFacts:
         status = CounterpartyStatus(raw.get("status", "active"))
     except ValueError:
         allowed = ", ".join(s.value for s in CounterpartyStatus)
-        raise ValueError(f"register.status: {raw.get('status')!r} is not one of {allowed}") from None
+        raise ValueError(
+            f"register.status: {raw.get('status')!r} is not one of {allowed}"
+        ) from None
     numbers: dict[str, Decimal | None] = {}
     for key in ("credit_limit", "exposure_other"):
         value = raw.get(key)
@@ -170,7 +172,9 @@ def parse_register_facts(raw: Any) -> RegisterFacts:
     try:
         parsed_rating = None if rating is None else CreditRating(rating)
     except ValueError:
-        raise ValueError(f"register.rating: {rating!r} is not a credit rating (AAA ... D)") from None
+        raise ValueError(
+            f"register.rating: {rating!r} is not a credit rating (AAA ... D)"
+        ) from None
     return RegisterFacts(
         status=status,
         credit_limit=numbers["credit_limit"],

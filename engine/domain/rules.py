@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from engine.domain.counterparty import UNREGISTERED, CounterpartyStatus, RegisterFacts
 from engine.domain.contract import CreditRating, Direction, GuaranteeKind, ObligationKind, Party
+from engine.domain.counterparty import UNREGISTERED, CounterpartyStatus, RegisterFacts
 from engine.domain.risk import Category, Severity
 
 FieldType = Literal["number", "date", "text", "bool"]

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from engine.definitions.rules import example_contract, load_rule_texts, read_rule_dir
-from engine.domain.contract import Contract, parse_contract
+from engine.domain.contract import Contract
 from engine.domain.risk import Flag, RiskReport, Severity
 from engine.domain.rules import COLLECTIONS, CONTRACT_FIELDS, Example, Rule, RuleSet
 from engine.errors import InvalidInput
