@@ -151,6 +151,10 @@ def check_contract(
     explain: bool = False,
 ) -> dict[str, Any]:
     """`rules check` for a contract already read (the web app's draft check)."""
+    from engine.services.register import draft_with_register
+
+    # The stored register's facts (status, limit, the other contracts' exposure): SPEC 7.
+    contract = draft_with_register(rt, contract)
     day = as_of or rt.today()
     report = rt.evaluator.evaluate([contract], day, params)[0]
     out = report_json(report)
