@@ -240,14 +240,10 @@ def add_counterparty(
     with unit_of_work(rt) as session:
         user = get_user(session, username)
         require_role(user, EDITOR_ROLES, "change the counterparty register")
-        taken = session.scalars(
-            select(m.Counterparty).where(
-                or_(
-                    m.Counterparty.name_key == normalise_name(clean),
-                    m.Counterparty.code == values["code"] if values["code"] else False,
-                )
-            )
-        ).first()
+        same = [m.Counterparty.name_key == normalise_name(clean)]
+        if values["code"]:
+            same.append(m.Counterparty.code == values["code"])
+        taken = session.scalars(select(m.Counterparty).where(or_(*same))).first()
         if taken is not None:
             raise Conflict(
                 f"{taken.name!r} ({taken.code or 'no code'}) is already in the register; "
@@ -418,9 +414,13 @@ def _rescore_counterparty(
                 )
             ).all()
         )
-        what = "; ".join(f"{c.field} {c.from_value or 'none'} -> {c.to_value or 'none'}" for c in changes)
+        what = "; ".join(
+            f"{c.field} {c.from_value or 'none'} -> {c.to_value or 'none'}" for c in changes
+        )
         for s, report in raised:
-            new_flags = sorted({f.rule for f in report.flags if f.severity.rank >= report.max_severity.rank})
+            new_flags = sorted(
+                {f.rule for f in report.flags if f.severity.rank >= report.max_severity.rank}
+            )
             audit.append(
                 session,
                 s.id,
@@ -434,8 +434,7 @@ def _rescore_counterparty(
                 details={
                     "counterparty": row.name,
                     "changes": [
-                        {"field": c.field, "from": c.from_value, "to": c.to_value}
-                        for c in changes
+                        {"field": c.field, "from": c.from_value, "to": c.to_value} for c in changes
                     ],
                     "max_severity": {"from": s.max_severity, "to": report.max_severity.value},
                 },

@@ -86,14 +86,13 @@ def owed_by(
         else:
             owed = max(rt.risk_config.to_base(amount - (paid or 0), currency), Decimal(0))
         counts = stage != spec_for(session, wid).first.id
+        assert pid is not None  # selected by counterparty_id IN (...)
         out[pid].append(Owed(cid, code, stage, owed, counts))
     return out
 
 
 def exposure_of(owed: Iterable[Owed], excluding: int | None = None) -> Decimal:
-    return sum(
-        (x.outstanding for x in owed if x.counts and x.contract_id != excluding), Decimal(0)
-    )
+    return sum((x.outstanding for x in owed if x.counts and x.contract_id != excluding), Decimal(0))
 
 
 def facts_for(
@@ -172,7 +171,11 @@ def link(session: Session, contract: Contract, now: dt.datetime) -> m.Counterpar
 
 
 def scored_with_register(
-    session: Session, rt: Runtime, contract: Contract, counterparty_id: int | None, own_id: int | None
+    session: Session,
+    rt: Runtime,
+    contract: Contract,
+    counterparty_id: int | None,
+    own_id: int | None,
 ) -> Contract:
     """`contract` carrying the facts of its (stored) counterparty, itself not counted."""
     if counterparty_id is None:

@@ -62,8 +62,12 @@ def load(session: Session, rt: Runtime, ids: Sequence[int]) -> list[Stored]:
     ).all()
     tracked: dict[int, dict[str, tuple[str, str | None]]] = {}
     for cid, oid, status, on in session.execute(
-        select(m.Obligation.contract_id, m.Obligation.oid, m.Obligation.status, m.Obligation.fulfilled_on)
-        .where(m.Obligation.contract_id.in_(list(ids)), m.Obligation.status != "open")
+        select(
+            m.Obligation.contract_id,
+            m.Obligation.oid,
+            m.Obligation.status,
+            m.Obligation.fulfilled_on,
+        ).where(m.Obligation.contract_id.in_(list(ids)), m.Obligation.status != "open")
     ):
         tracked.setdefault(cid, {})[oid] = (status, on.isoformat() if on else None)
     parties = {row[8] for row in rows if row[8] is not None}

@@ -11,11 +11,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.domain.contract import Contract
+from engine.domain.counterparty import UNREGISTERED, with_register
 from engine.domain.risk import RiskReport
 from engine.domain.views import ContractView
 from engine.domain.workflow import WorkflowSpec
 from engine.errors import Conflict, InvalidInput
-from engine.domain.counterparty import UNREGISTERED, with_register
 from engine.services import register
 from engine.services import transitions as tx
 from engine.services.contracts import read_contract

@@ -45,7 +45,9 @@ def test_existing_contracts_are_linked_to_one_record_per_normalised_name(empty_u
         _upgrade_to(db, "0001")
         with db.engine.begin() as conn:
             conn.execute(
-                text("INSERT INTO users (id, username, active, created_at) VALUES (1, 'a', true, :t)"),
+                text(
+                    "INSERT INTO users (id, username, active, created_at) VALUES (1, 'a', true, :t)"
+                ),
                 {"t": NOW},
             )
             conn.execute(

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 
 from engine.errors import InvalidDefinition
 from engine.services import lifecycle
-from engine.services.counterparties import add_counterparty
 from engine.services.runtime import Runtime
 from engine.services.whatif import whatif
 from engine.settings import PROJECT_ROOT
@@ -64,8 +63,20 @@ def test_whatif_with_a_broken_rule_folder_names_file_and_line(crt: Runtime, tmp_
 def test_the_issue_commands_work_as_typed(crt: Runtime, tmp_path: Path) -> None:
     url = crt.settings.database_url
     added = run_cli(
-        "counterparties", "add", HUADONG, "--code", CODE, "--rating", "BBB",
-        "--credit-limit", "3000000", "--as", "rita", "--format", "json", db_url=url,
+        "counterparties",
+        "add",
+        HUADONG,
+        "--code",
+        CODE,
+        "--rating",
+        "BBB",
+        "--credit-limit",
+        "3000000",
+        "--as",
+        "rita",
+        "--format",
+        "json",
+        db_url=url,
     )
     assert added.code == 0, added.stderr
     assert added.json["available_credit"] == 3000000
@@ -78,20 +89,50 @@ def test_the_issue_commands_work_as_typed(crt: Runtime, tmp_path: Path) -> None:
     assert submitted.json["max_severity"] in ("high", "critical")
     shown = run_cli("counterparties", "show", CODE, "--format", "json", "--as", "lena", db_url=url)
     assert set(shown.json) >= {
-        "name", "code", "rating", "status", "credit_limit", "exposure", "available_credit",
-        "contracts", "history",
+        "name",
+        "code",
+        "rating",
+        "status",
+        "credit_limit",
+        "exposure",
+        "available_credit",
+        "contracts",
+        "history",
     }
     assert shown.json["exposure"] == 3100000
     changed = run_cli(
-        "counterparties", "set", HUADONG, "--status", "blocked", "--reason", "court ruling",
-        "--as", "rita", "--format", "json", db_url=url,
+        "counterparties",
+        "set",
+        HUADONG,
+        "--status",
+        "blocked",
+        "--reason",
+        "court ruling",
+        "--as",
+        "rita",
+        "--format",
+        "json",
+        db_url=url,
     )
     assert changed.code == 0, changed.stderr
     assert changed.json["rescored"] == 2
     assert sorted(changed.json["raised"]) == ["SC-1", "SC-2"]
-    what = run_cli("rules", "whatif", "--param", "exposure_limit=500000", "--format", "json", db_url=url)
+    what = run_cli(
+        "rules", "whatif", "--param", "exposure_limit=500000", "--format", "json", db_url=url
+    )
     assert what.code == 0 and what.json["contracts"] == 2
-    refused = run_cli("counterparties", "set", HUADONG, "--status", "watch", "--reason", "x", "--as", "alice", db_url=url)
+    refused = run_cli(
+        "counterparties",
+        "set",
+        HUADONG,
+        "--status",
+        "watch",
+        "--reason",
+        "x",
+        "--as",
+        "alice",
+        db_url=url,
+    )
     assert refused.code == 1 and "risk_officer" in refused.stderr
     unknown = run_cli("counterparties", "show", CODE, "--as", "ghost", db_url=url)
     assert unknown.code == 2

@@ -150,9 +150,7 @@ def _link_existing_contracts() -> None:
             ).scalar_one()
         links.append({"cid": contract_id, "pid": keys[key]})
     if links:
-        bind.execute(
-            sa.text("UPDATE contracts SET counterparty_id = :pid WHERE id = :cid"), links
-        )
+        bind.execute(sa.text("UPDATE contracts SET counterparty_id = :pid WHERE id = :cid"), links)
 
 
 def _rating(terms: Any) -> str | None:
