@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from engine.web.api import admin, contracts, me, rules, tasks
+from engine.web.api import admin, contracts, counterparties, me, rules, tasks
 
 router = APIRouter()
 
-for module in (me, contracts, tasks, rules, admin):
+for module in (me, contracts, tasks, rules, admin, counterparties):
     router.include_router(module.router)
