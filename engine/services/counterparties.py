@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.domain.contract import CreditRating
@@ -28,12 +30,12 @@ from engine.domain.counterparty import (
 from engine.domain.risk import Severity
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.services import audit
-from engine.services.outbox import enqueue
+from engine.services.outbox import message_id_for
 from engine.services.register import exposure_of, owed_by
 from engine.services.runtime import Runtime
 from engine.services.scoring import store_reports
 from engine.services.stored_batch import load
-from engine.services.unit_of_work import get_user, require_role, unit_of_work
+from engine.services.unit_of_work import get_user, require_role, table, unit_of_work
 from engine.store import models as m
 
 EDITOR_ROLES = frozenset({"risk_officer", "admin"})
@@ -417,53 +419,111 @@ def _rescore_counterparty(
         what = "; ".join(
             f"{c.field} {c.from_value or 'none'} -> {c.to_value or 'none'}" for c in changes
         )
-        for s, report in raised:
-            new_flags = sorted(
-                {f.rule for f in report.flags if f.severity.rank >= report.max_severity.rank}
+        _warn(session, row, changes, raised, owners, what, actor_id, now)
+    return len(stored), [s.code for s, _ in raised]
+
+
+def _warn(
+    session: Session,
+    row: m.Counterparty,
+    changes: Sequence[m.CounterpartyChange],
+    raised: Sequence[tuple[Any, Any]],
+    owners: dict[int, str | None],
+    what: str,
+    actor_id: int,
+    now: dt.datetime,
+) -> None:
+    """One audit event per raised contract (chained onto the head its row records) and one
+    outbox email to its owner; a handful of set-based statements for any number of them.
+
+    The contracts' UPDATE bumps their version, so someone acting on one of them at the
+    same moment fails cleanly (their version-checked UPDATE, or the event sequence)."""
+    ids = [s.id for s, _ in raised]
+    heads = {
+        cid: (seq or 0, head or audit.GENESIS)
+        for cid, seq, head in session.execute(
+            select(m.Contract.id, m.Contract.audit_seq, m.Contract.audit_head).where(
+                m.Contract.id.in_(ids)
             )
-            audit.append(
-                session,
-                s.id,
-                "counterparty_change",
-                at=now,
-                actor_id=actor_id,
-                from_stage=s.stage,
-                to_stage=s.stage,
-                revision=s.revision,
-                comment=changes[0].reason,
-                details={
+        )
+    }
+    reason = changes[0].reason
+    listed = [{"field": c.field, "from": c.from_value, "to": c.to_value} for c in changes]
+    events, moved, mails = [], [], []
+    for s, report in raised:
+        seq, head = heads[s.id]
+        values = audit._chained(
+            s.id,
+            seq + 1,
+            head,
+            "counterparty_change",
+            now,
+            {
+                "actor_id": actor_id,
+                "from_stage": s.stage,
+                "to_stage": s.stage,
+                "revision": s.revision,
+                "comment": reason,
+                "details": {
                     "counterparty": row.name,
-                    "changes": [
-                        {"field": c.field, "from": c.from_value, "to": c.to_value} for c in changes
-                    ],
+                    "changes": listed,
                     "max_severity": {"from": s.max_severity, "to": report.max_severity.value},
                 },
-            )
-            email = owners.get(s.owner_id)
-            if not email:
-                continue  # an owner without an email: the audit event records the rise
-            enqueue(
-                session,
-                key=f"risk_warning:{s.id}:{changes[0].id}",
-                kind="risk_warning",
-                level=report.max_severity.value,
-                recipients=[email],
-                subject=(
+            },
+        )
+        events.append(values)
+        moved.append({"cid": s.id, "seq": values["seq"], "head": values["hash"]})
+        email = owners.get(s.owner_id)
+        if not email:
+            continue  # an owner without an email: the audit event records the rise
+        key = f"risk_warning:{s.id}:{changes[0].id}"
+        rules = sorted(
+            {f.rule for f in report.flags if f.severity.rank >= report.max_severity.rank}
+        )
+        mails.append(
+            {
+                "key": key,
+                "kind": "risk_warning",
+                "level": report.max_severity.value,
+                "contract_id": s.id,
+                "recipients": [email],
+                "subject": (
                     f"{s.code}: risk warning - {row.name} ({what}); "
                     f"risk {s.max_severity} -> {report.max_severity.value}"
                 )[:300],
-                payload={
+                "payload": {
                     "contract": s.code,
                     "counterparty": row.name,
                     "change": what,
-                    "reason": changes[0].reason,
+                    "reason": reason,
                     "from_severity": s.max_severity,
                     "to_severity": report.max_severity.value,
-                    "rules": ", ".join(new_flags),
+                    "rules": ", ".join(rules),
                 },
-                contract_id=s.id,
-            )
-    return len(stored), [s.code for s, _ in raised]
+                "message_id": message_id_for(key),
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+    audit.insert_events(session, events)
+    contracts = table(m.Contract)
+    session.connection().execute(
+        update(contracts)
+        .where(contracts.c.id == bindparam("cid"))
+        .values(
+            audit_seq=bindparam("seq"),
+            audit_head=bindparam("head"),
+            version=contracts.c.version + 1,
+        ),
+        moved,
+    )
+    if mails:
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.connection().execute(
+            insert(table(m.OutboxMessage)).on_conflict_do_nothing(index_elements=["key"]), mails
+        )
 
 
 def count(rt: Runtime) -> int:

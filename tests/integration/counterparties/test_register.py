@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
-from engine.services import lifecycle
+from engine.services import audit, lifecycle
 from engine.services.counterparties import (
     add_counterparty,
     list_counterparties,
@@ -168,6 +168,7 @@ def test_blocking_a_counterparty_rescores_its_contracts_and_warns_each_owner_onc
     assert [r for r, _ in mails] == [["alice@example.com"], ["anna@example.com"]]
     assert all("risk warning" in subject and subject.startswith("SC-") for _, subject in mails)
     assert events == 2
+    assert audit.verify(crt).verified  # the events chain onto each contract's trail
     assert history.count("status") == 2
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from engine.services import lifecycle
 from engine.services.alerts import run_alerts
@@ -10,11 +13,17 @@ from engine.services.counterparties import set_counterparty
 from engine.services.runtime import Runtime
 from engine.services.users import seed_roles
 from tests.integration.alerts.conftest import alert_settings
-from tests.integration.alerts.conftest import smtp  # noqa: F401 - the fixture
 from tests.integration.alerts.support import SmtpServer
 from tests.integration.counterparties.support import HUADONG, sale, use_backend
 from tests.integration.workflow.support import prepare
 from tests.support import FrozenClock
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
 
 
 def test_the_owner_of_a_raised_contract_gets_one_risk_warning_email(
