@@ -77,7 +77,9 @@ def _generate(rt: Runtime, contracts: int) -> None:
         raw.close()
 
 
-def _timed_submits(rt: Runtime, n: int, start: int, parties: int) -> list[float]:
+def _timed_submits(
+    rt: Runtime, n: int, start: int, parties: int, cpu: list[float] | None = None
+) -> list[float]:
     base = load_contract_file(PROJECT_ROOT / "examples" / "SC-2026-0042.yaml")
     out = []
     for i in range(n):
@@ -89,9 +91,11 @@ def _timed_submits(rt: Runtime, n: int, start: int, parties: int) -> list[float]
                 "counterparty": base.counterparty.model_copy(update=party),
             }
         )
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         lifecycle.submit_contract(rt, contract, "alice")
         out.append((time.perf_counter() - t) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - c) * 1000)
     return out
 
 
@@ -123,12 +127,14 @@ def run_bench(contracts: int, submits: int) -> dict[str, Any]:
         _timed_submits(rt, 20, 10_000_000, parties)  # warm-up (caches, plans)
         with_lookup: list[float] = []
         baseline: list[float] = []
-        block = 25
+        cpu_with: list[float] = []
+        cpu_base: list[float] = []
+        block = 10
         for k in range(0, submits, block):
             register.owed_by = no_lookup  # type: ignore[assignment]
-            baseline += _timed_submits(rt, block, 2 * k, parties)
+            baseline += _timed_submits(rt, block, 2 * k, parties, cpu_base)
             register.owed_by = real_owed
-            with_lookup += _timed_submits(rt, block, 2 * k + block, parties)
+            with_lookup += _timed_submits(rt, block, 2 * k + block, parties, cpu_with)
         register.owed_by = real_owed
 
         t = time.perf_counter()
@@ -151,6 +157,11 @@ def run_bench(contracts: int, submits: int) -> dict[str, Any]:
             "baseline_p50_ms": round(b50, 2),
             "baseline_p95_ms": round(_pct(baseline, 0.95), 2),
             "lookup_added_p50_ms": round(p50 - b50, 2),
+            "submit_cpu_p50_ms": round(statistics.median(cpu_with), 2),
+            "baseline_cpu_p50_ms": round(statistics.median(cpu_base), 2),
+            "lookup_added_cpu_p50_ms": round(
+                statistics.median(cpu_with) - statistics.median(cpu_base), 2
+            ),
             "rescore_contracts": result.rescored,
             "rescore_raised": len(result.raised),
             "rescore_seconds": round(rescore_s, 2),
@@ -165,7 +176,13 @@ def run_bench(contracts: int, submits: int) -> dict[str, Any]:
 
 
 def run() -> str:
-    data = run_bench(100_000, 200)
+    """`python -m bench counterparties`: scale from CONTRACTFLOW_BENCH_CP_CONTRACTS
+    (default 100,000; 2,000 with --quick)."""
+    import os
+
+    quick = os.environ.get("CONTRACTFLOW_BENCH_QUICK", "") not in ("", "0")
+    contracts = int(os.environ.get("CONTRACTFLOW_BENCH_CP_CONTRACTS", 2000 if quick else 100_000))
+    data = run_bench(contracts, 20 if quick else 200)
     return (
         "## Counterparty register (issue 11)\n\n```json\n" + json.dumps(data, indent=2) + "\n```\n"
     )
