@@ -196,9 +196,17 @@ def facts_seen(session: Session, rt: Runtime, contract: Contract) -> RegisterFac
 
 
 def draft_with_register(rt: Runtime, contract: Contract) -> Contract:
-    """A draft (`rules check`) scored against the stored register, read only."""
-    from sqlalchemy.exc import DBAPIError
+    """A draft (`rules check`) scored against the stored register, read only; before
+    `init` (no database file, no schema) the register is empty and nothing is created."""
+    from pathlib import Path
 
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    url = rt.db.url
+    if url.startswith("sqlite") and ":memory:" not in url:
+        path = url.split(":///", 1)[-1]
+        if path and not Path(path).exists():
+            return contract  # do not create a database file just to look
     try:
         with rt.db.reads() as session:
             row = find(session, contract)
@@ -211,5 +219,8 @@ def draft_with_register(rt: Runtime, contract: Contract) -> Contract:
             )
             owed = owed_by(session, rt, [row.id])[row.id]
             return with_register(contract, facts_for(row, owed, own))
-    except DBAPIError:
-        return contract  # no database yet (before `init`): the register is empty
+    except (OperationalError, ProgrammingError) as exc:
+        text = str(getattr(exc, "orig", exc)).lower()
+        if "no such table" in text or ("relation" in text and "does not exist" in text):
+            return contract  # a database without our schema: nothing registered
+        raise
