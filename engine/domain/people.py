@@ -45,3 +45,18 @@ class UserView(BaseModel):
     email: str | None = None
     roles: list[str] = Field(default_factory=list)
     active: bool = True
+
+
+class Principal(BaseModel):
+    """The signed-in user as the access checks see them (re-exported by
+    `engine.services.auth`, which makes them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    username: str
+    roles: frozenset[str]
+    email: str | None = None
+
+    def has(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)

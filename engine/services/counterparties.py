@@ -30,6 +30,7 @@ from engine.domain.counterparty import (
 from engine.domain.risk import Severity
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.services import audit
+from engine.services.audit_key import session_key
 from engine.services.outbox import message_id_for
 from engine.services.register import exposure_of, owed_by
 from engine.services.runtime import Runtime
@@ -450,9 +451,11 @@ def _warn(
     reason = changes[0].reason
     listed = [{"field": c.field, "from": c.from_value, "to": c.to_value} for c in changes]
     events, moved, mails = [], [], []
+    key = session_key(session).for_writing(session)
     for s, report in raised:
         seq, head = heads[s.id]
         values = audit._chained(
+            key,
             s.id,
             seq + 1,
             head,
@@ -476,13 +479,13 @@ def _warn(
         email = owners.get(s.owner_id)
         if not email:
             continue  # an owner without an email: the audit event records the rise
-        key = f"risk_warning:{s.id}:{changes[0].id}"
+        mail_key = f"risk_warning:{s.id}:{changes[0].id}"
         rules = sorted(
             {f.rule for f in report.flags if f.severity.rank >= report.max_severity.rank}
         )
         mails.append(
             {
-                "key": key,
+                "key": mail_key,
                 "kind": "risk_warning",
                 "level": report.max_severity.value,
                 "contract_id": s.id,
@@ -500,7 +503,7 @@ def _warn(
                     "to_severity": report.max_severity.value,
                     "rules": ", ".join(rules),
                 },
-                "message_id": message_id_for(key),
+                "message_id": message_id_for(mail_key),
                 "status": "pending",
                 "attempts": 0,
                 "created_at": now,

@@ -1,16 +1,24 @@
-"""People: add or update users, list them, hash and check passwords (argon2)."""
+"""People: add or update users, (de)activate them, list them, hash and check passwords
+(argon2). Every change is recorded in the admin log (`engine.services.admin_log`)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.domain.people import ROLE_DESCRIPTIONS, Role, UserView
-from engine.errors import InvalidInput, NotFound
+from engine.domain.people import ROLE_DESCRIPTIONS, Principal, Role, UserView
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
+from engine.services import admin_log
+from engine.services.admin_log import Actor, command_line_actor
 from engine.services.runtime import Runtime
 from engine.store import models as m
+
+log = logging.getLogger("contractflow.auth")
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
@@ -94,31 +102,181 @@ def add_user(
     roles: Sequence[str],
     email: str | None = None,
     password: str | None = None,
+    *,
+    by: Actor | None = None,
 ) -> UserView:
-    """Add a user, or update an existing one (roles given replace the old ones)."""
+    """Add a user, or update an existing one (roles given replace the old ones).
+
+    Every change goes in the admin log (`by`: who made it; default the command-line
+    account). Setting a password or taking a role away ends the user's web sessions:
+    whoever held the old password or role must sign in again."""
     problems = check_user_input(username, roles, email)
     if password is not None and len(password) < 8:
         problems.append("password: at least 8 characters")
     if problems:
         raise InvalidInput(problems)
+    actor = by if by is not None else command_line_actor()
+    now = rt.clock()
     with rt.db.transaction() as session:
         seed_roles(session)
         session.flush()
         user = session.scalar(select(m.User).where(m.User.username == username))
+        created = user is None
         if user is None:
             user = m.User(username=username)
             session.add(user)
-        if email is not None:
+        before = set(user.role_names) if not created else set()
+        if email is not None and email != user.email:
+            if not created:
+                admin_log.record(
+                    session,
+                    actor,
+                    "email_changed",
+                    username,
+                    now,
+                    {"from": user.email, "to": email},
+                )
             user.email = email
-        if password is not None:
-            user.password_hash = hash_password(password)
         if roles:
             wanted = set(roles)
             user.roles = [r for r in user.roles if r.role in wanted] + [
-                m.UserRole(role=r) for r in sorted(wanted - set(user.role_names))
+                m.UserRole(role=r) for r in sorted(wanted - before)
             ]
         session.flush()
+        after = set(user.role_names)
+        if created:
+            admin_log.record(
+                session, actor, "user_created", username, now, {"roles": sorted(after)}
+            )
+        elif after != before:
+            admin_log.record(
+                session,
+                actor,
+                "roles_changed",
+                username,
+                now,
+                {"added": sorted(after - before), "removed": sorted(before - after)},
+            )
+        ended = 0
+        if password is not None:
+            user.password_hash = hash_password(password)
+            admin_log.record(session, actor, "password_set", username, now, {})
+            if not created:
+                ended = revoke_sessions(session, user.id, now)
+        elif before - after:
+            ended = revoke_sessions(session, user.id, now)
+        if ended:
+            log.info("ended %d web session(s) of %s", ended, username)
+        session.flush()
         return view(user)
+
+
+def revoke_sessions(session: Session, user_id: int, now: dt.datetime) -> int:
+    """End every live web session of a user (in the caller's transaction); how many."""
+    result = session.execute(
+        update(m.WebSession)
+        .where(m.WebSession.user_id == user_id, m.WebSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+class Deactivation(BaseModel):
+    """What deactivating (or reactivating) a user did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    active: bool
+    sessions_ended: int = 0
+    tokens_revoked: int = 0
+    tasks_unassigned: list[int] = Field(default_factory=list)
+
+
+def set_active(
+    rt: Runtime, username: str, active: bool, *, by: Actor | None = None
+) -> Deactivation:
+    """Deactivate (offboard) or reactivate a user.
+
+    Deactivating ends the user's web sessions and revokes their API tokens at once (a
+    reactivated user signs in again and makes new tokens: an old token never comes back
+    to life), and gives their open assigned tasks back to the role pool (unassigned, with
+    a `reassign` event on each contract). The last active admin cannot be deactivated,
+    nor can an admin deactivate themselves from the web (someone must be left to undo it).
+    """
+    from engine.services import audit
+
+    actor = by if by is not None else command_line_actor()
+    now = rt.clock()
+    with rt.db.transaction() as session:
+        user = get_user(session, username)
+        if user.active == active:
+            state = "active" if active else "deactivated"
+            raise Conflict(f"user {username!r} is already {state}")
+        if not active:
+            if isinstance(actor, Principal) and actor.id == user.id:
+                raise Forbidden("you may not deactivate yourself; ask another admin")
+            if "admin" in user.role_names and _other_active_admins(session, user.id) == 0:
+                raise Conflict(f"{username} is the last active admin; make another admin first")
+        user.active = active
+        if active:
+            admin_log.record(session, actor, "user_reactivated", username, now, {})
+            return Deactivation(username=username, active=True)
+        ended = revoke_sessions(session, user.id, now)
+        tokens = session.execute(
+            update(m.ApiToken)
+            .where(m.ApiToken.user_id == user.id, m.ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        revoked = int(getattr(tokens, "rowcount", 0) or 0)
+        unassigned: list[int] = []
+        open_tasks = session.execute(
+            select(m.Task, m.Contract)
+            .join(m.Contract, m.Contract.id == m.Task.contract_id)
+            .where(m.Task.assignee_id == user.id, m.Task.status == "open")
+            .order_by(m.Task.id)
+        ).all()
+        for task, contract in open_tasks:
+            task.assignee_id = None
+            contract.updated_at = now  # takes the contract's row lock (version bump)
+            session.flush()
+            audit.append(
+                session,
+                contract.id,
+                "reassign",
+                at=now,
+                actor_id=actor.id if isinstance(actor, Principal) else None,
+                task_id=task.id,
+                from_stage=contract.stage,
+                to_stage=contract.stage,
+                revision=contract.current_revision,
+                comment=f"{username} was deactivated; the task is back with the role",
+                details={"role": task.role, "from": username, "to": None},
+            )
+            unassigned.append(task.id)
+        outcome = Deactivation(
+            username=username,
+            active=False,
+            sessions_ended=ended,
+            tokens_revoked=revoked,
+            tasks_unassigned=unassigned,
+        )
+        admin_log.record(
+            session,
+            actor,
+            "user_deactivated",
+            username,
+            now,
+            outcome.model_dump(include={"sessions_ended", "tokens_revoked", "tasks_unassigned"}),
+        )
+        log.info("deactivated %s: %s", username, outcome)
+        return outcome
+
+
+def _other_active_admins(session: Session, user_id: int) -> int:
+    return len([u for u in users_with_role(session, "admin") if u.id != user_id and u.active])
 
 
 def list_users(rt: Runtime) -> list[UserView]:

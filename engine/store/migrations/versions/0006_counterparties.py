@@ -5,7 +5,7 @@ one record is created per name, as if the contracts had been submitted in order:
 name as first written and the first contract's rating.
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
