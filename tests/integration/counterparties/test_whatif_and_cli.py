@@ -62,6 +62,7 @@ def test_whatif_with_a_broken_rule_folder_names_file_and_line(crt: Runtime, tmp_
 
 def test_the_issue_commands_work_as_typed(crt: Runtime, tmp_path: Path) -> None:
     url = crt.settings.database_url
+    env = {"CONTRACTFLOW_DATA_DIR": str(crt.settings.data_dir)}  # the same audit key
     added = run_cli(
         "counterparties",
         "add",
@@ -77,17 +78,22 @@ def test_the_issue_commands_work_as_typed(crt: Runtime, tmp_path: Path) -> None:
         "--format",
         "json",
         db_url=url,
+        **env,
     )
     assert added.code == 0, added.stderr
     assert added.json["available_credit"] == 3000000
     lifecycle.submit_contract(crt, sale("SC-1", 2400000), "alice")
     draft = contract_file(tmp_path, id="SC-2", amount=700000, obligations=None)
-    checked = run_cli("rules", "check", str(draft), "--format", "json", db_url=url)
+    checked = run_cli("rules", "check", str(draft), "--format", "json", db_url=url, **env)
     assert "counterparty.credit_limit" in [f["rule"] for f in checked.json["flags"]]
-    submitted = run_cli("submit", str(draft), "--as", "alice", "--format", "json", db_url=url)
+    submitted = run_cli(
+        "submit", str(draft), "--as", "alice", "--format", "json", db_url=url, **env
+    )
     assert submitted.code == 0, submitted.stderr
     assert submitted.json["max_severity"] in ("high", "critical")
-    shown = run_cli("counterparties", "show", CODE, "--format", "json", "--as", "lena", db_url=url)
+    shown = run_cli(
+        "counterparties", "show", CODE, "--format", "json", "--as", "lena", db_url=url, **env
+    )
     assert set(shown.json) >= {
         "name",
         "code",
@@ -113,12 +119,13 @@ def test_the_issue_commands_work_as_typed(crt: Runtime, tmp_path: Path) -> None:
         "--format",
         "json",
         db_url=url,
+        **env,
     )
     assert changed.code == 0, changed.stderr
     assert changed.json["rescored"] == 2
     assert sorted(changed.json["raised"]) == ["SC-1", "SC-2"]
     what = run_cli(
-        "rules", "whatif", "--param", "exposure_limit=500000", "--format", "json", db_url=url
+        "rules", "whatif", "--param", "exposure_limit=500000", "--format", "json", db_url=url, **env
     )
     assert what.code == 0 and what.json["contracts"] == 2
     refused = run_cli(
@@ -132,9 +139,10 @@ def test_the_issue_commands_work_as_typed(crt: Runtime, tmp_path: Path) -> None:
         "--as",
         "alice",
         db_url=url,
+        **env,
     )
     assert refused.code == 1 and "risk_officer" in refused.stderr
-    unknown = run_cli("counterparties", "show", CODE, "--as", "ghost", db_url=url)
+    unknown = run_cli("counterparties", "show", CODE, "--as", "ghost", db_url=url, **env)
     assert unknown.code == 2
 
 
