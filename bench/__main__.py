@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "documents": "bench.bench_documents",
     "risk": "bench.bench_risk",
     "alerts": "bench.bench_alerts",
+    "counterparties": "bench.bench_counterparties",
 }
 
 

@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from engine.cli import alerts, contracts, documents, rules, serve, setup, tokens, users, workflow
+from engine.cli import (
+    alerts,
+    contracts,
+    counterparties,
+    documents,
+    rules,
+    serve,
+    setup,
+    tokens,
+    users,
+    workflow,
+)
 from engine.cli.common import handle_errors
 
 app = typer.Typer(
@@ -48,7 +59,18 @@ def _root(
     """Contract approval workflows and risk rules."""
 
 
-for module in (setup, users, contracts, serve, tokens, alerts, workflow, documents, rules):
+for module in (
+    setup,
+    users,
+    contracts,
+    serve,
+    tokens,
+    alerts,
+    workflow,
+    documents,
+    rules,
+    counterparties,
+):
     module.register(app)
 
 

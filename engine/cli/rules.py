@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
     rules_app.command("test")(test)
     rules_app.command("list")(list_)
     rules_app.command("rescore")(rescore)
+    rules_app.command("whatif")(whatif)
     app.add_typer(rules_app, name="rules", no_args_is_help=True)
 
 
@@ -157,3 +158,40 @@ def rescore(
         for line in result["failed"]:
             print(f"error: {line}", file=sys.stderr)
         raise SystemExit(1)
+
+
+def whatif(
+    rules_dir: Annotated[
+        Path | None, typer.Option("--rules", help="a proposed rules folder", metavar="DIR")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="a proposed risk.yaml", metavar="FILE")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="a proposed threshold: NAME=VALUE (repeatable)"),
+    ] = None,
+    as_of: DateOpt = None,
+    as_user: NoUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Re-score every active contract with a proposed change; stores nothing."""
+    from engine.services.rules import parse_params
+    from engine.services.whatif import whatif as run_whatif
+
+    day = parse_date(as_of, "--as-of")
+    params = parse_params(param or [])
+    with runtime() as rt:
+        result = run_whatif(rt, rules_dir=rules_dir, config_file=config, params=params, as_of=day)
+    if fmt is OutputFormat.JSON:
+        emit(result, fmt)
+        return
+    from engine.cli.common import print_table
+
+    sys.stdout.write(
+        f"{result['contracts']} active contracts as of {result['as_of']}: "
+        f"{len(result['changed'])} would change, {len(result['would_route'])} would route "
+        "differently\n"
+    )
+    if result["changed"]:
+        print_table(result["changed"], ["id", "from", "to", "added", "removed"])

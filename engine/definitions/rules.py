@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.definitions.yamlio import LineMap, load_yaml_text, read_text
+from engine.domain.contract import Contract, parse_contract
+from engine.domain.counterparty import UNREGISTERED, parse_register_facts, with_register
 from engine.domain.risk import Severity
 from engine.domain.rules import (
     CATEGORIES,
@@ -58,7 +60,7 @@ RULE_KEYS = (
     "evidence",
     "examples",
 )
-EXAMPLE_KEYS = ("name", "as_of", "params", "contract", "fires")
+EXAMPLE_KEYS = ("name", "as_of", "params", "contract", "register", "fires")
 EXPECT_KEYS = ("severity", "subject", "message", "evidence")
 COND_KEYS = ("all", "any", "not", "some", "none", "sum", "field")
 OPERAND_KEYS = ("param", "field", "as_of", "plus_days", "minus_days", "percent")
@@ -582,6 +584,12 @@ def _examples(
                     evidence=dict(exp.get("evidence") or {}),
                 )
             )
+        register = UNREGISTERED
+        if "register" in ex:
+            try:
+                register = parse_register_facts(ex["register"])
+            except ValueError as exc:
+                f.err((*at, "register"), str(exc))
         if as_of is None:
             continue
         out.append(
@@ -593,9 +601,17 @@ def _examples(
                 fires=tuple(expected),
                 source=f.source,
                 line=f.line(at),
+                register=register,
             )
         )
     return tuple(out)
+
+
+def example_contract(ex: Example, currencies: Collection[str] | None) -> Contract:
+    """An example's contract as the rules see it: the merged terms, with the example's
+    register facts (raises pydantic's ValidationError for terms that do not validate)."""
+    contract = parse_contract({"title": "example", **ex.contract}, currencies)
+    return with_register(contract, ex.register) if ex.register is not UNREGISTERED else contract
 
 
 def parse_rule_text(text: str, source: str, known_params: Collection[str]) -> list[Rule]:

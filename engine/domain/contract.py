@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.domain.counterparty import normalise_code, uscc_problem
 from engine.domain.recurrence import (
     MAX_BASE_ID,
     MAX_OCCURRENCES,
@@ -131,8 +132,21 @@ class _Strict(BaseModel):
 
 class Counterparty(_Strict):
     name: OneLine = Field(min_length=1, max_length=200)
+    #: Unified Social Credit Code (GB 32100-2015); links the contract to the register.
+    code: str | None = Field(default=None, max_length=18)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166 alpha-2")
     credit_rating: CreditRating | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _code_checked(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = normalise_code(value)
+        problem = uscc_problem(code)
+        if problem:
+            raise ValueError(f"not a Unified Social Credit Code: {problem}")
+        return code
 
 
 class Installment(_Strict):

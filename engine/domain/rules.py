@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from engine.domain.contract import CreditRating, Direction, GuaranteeKind, ObligationKind, Party
+from engine.domain.counterparty import UNREGISTERED, CounterpartyStatus, RegisterFacts
 from engine.domain.risk import Category, Severity
 
 FieldType = Literal["number", "date", "text", "bool"]
@@ -50,7 +51,29 @@ CONTRACT_FIELDS: dict[str, FieldSpec] = {
     "owner": FieldSpec("text", "responsible contract admin"),
     "counterparty.name": FieldSpec("text", "counterparty name"),
     "counterparty.country": FieldSpec("text", "ISO 3166 alpha-2 country"),
-    "counterparty.credit_rating": FieldSpec("text", "AAA (best) ... D", _enum(CreditRating)),
+    "counterparty.code": FieldSpec("text", "Unified Social Credit Code"),
+    "counterparty.credit_rating": FieldSpec(
+        "text", "AAA (best) ... D; the register's rating when it has one", _enum(CreditRating)
+    ),
+    "counterparty.status": FieldSpec(
+        "text", "register status: active, watch or blocked", _enum(CounterpartyStatus), True
+    ),
+    "counterparty.credit_limit": FieldSpec(
+        "number", "credit limit in the base currency; null when there is none", derived=True
+    ),
+    "counterparty.exposure_other": FieldSpec(
+        "number",
+        "outstanding amounts of the counterparty's other submitted active contracts (base)",
+        derived=True,
+    ),
+    "counterparty.exposure_total": FieldSpec(
+        "number", "counterparty.exposure_other + outstanding: owed with this contract", derived=True
+    ),
+    "outstanding": FieldSpec(
+        "number",
+        "sell: amount_base less fulfilled or waived counterparty payments (>= 0); buy: 0",
+        derived=True,
+    ),
     "payment_terms.prepayment_percent": FieldSpec("number", "prepayment, % of amount"),
     "payment_terms.net_days": FieldSpec("number", "days to pay after invoice"),
     "payment_terms.late_penalty_percent_per_day": FieldSpec(
@@ -230,6 +253,8 @@ class Example:
     fires: tuple[ExpectedFlag, ...]
     source: str
     line: int
+    #: What the counterparty register says (SPEC 7); absent: an unregistered counterparty.
+    register: RegisterFacts = UNREGISTERED
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,13 @@ CONTRACT_EXPR: dict[str, str] = {
     "owner": "c.owner",
     "counterparty.name": "c.counterparty.name",
     "counterparty.country": "c.counterparty.country",
-    "counterparty.credit_rating": "c.counterparty.credit_rating",
+    "counterparty.code": "c.counterparty.code",
+    "counterparty.credit_rating": "_rating(c)",
+    "counterparty.status": "_reg(c).status",
+    "counterparty.credit_limit": "_reg(c).credit_limit",
+    "counterparty.exposure_other": "_reg(c).exposure_other",
+    "counterparty.exposure_total": "(_reg(c).exposure_other + _outstanding(c, e.config.to_base))",
+    "outstanding": "_outstanding(c, e.config.to_base)",
     "payment_terms.prepayment_percent": "c.payment_terms.prepayment_percent",
     "payment_terms.net_days": "c.payment_terms.net_days",
     "payment_terms.late_penalty_percent_per_day": "c.payment_terms.late_penalty_percent_per_day",
@@ -98,6 +104,10 @@ NEVER_NONE = {
     "status",
     "percent",
     "days_past_due",
+    "counterparty.status",
+    "counterparty.exposure_other",
+    "outstanding",
+    "counterparty.exposure_total",
 }
 
 

@@ -38,6 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.domain.contract import Contract
+from engine.domain.counterparty import effective_rating, outstanding, register_of
 from engine.domain.risk import Flag
 from engine.domain.rules import (
     COLLECTIONS,
@@ -388,6 +389,9 @@ def _namespace(consts: list[Any]) -> dict[str, Any]:
         "_pct": _pct,
         "_total": _total,
         "_SK": _sort_key,
+        "_reg": register_of,
+        "_rating": effective_rating,
+        "_outstanding": outstanding,
     }
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.domain.contract import Contract
+from engine.domain.counterparty import effective_rating, outstanding, register_of
 from engine.domain.riskconfig import RiskConfig
 
 
@@ -50,7 +51,15 @@ CONTRACT_GETTERS: dict[str, Getter] = {
     "owner": lambda c, e: c.owner,
     "counterparty.name": lambda c, e: c.counterparty.name,
     "counterparty.country": lambda c, e: c.counterparty.country,
-    "counterparty.credit_rating": lambda c, e: c.counterparty.credit_rating,
+    "counterparty.code": lambda c, e: c.counterparty.code,
+    "counterparty.credit_rating": lambda c, e: effective_rating(c),
+    "counterparty.status": lambda c, e: register_of(c).status,
+    "counterparty.credit_limit": lambda c, e: register_of(c).credit_limit,
+    "counterparty.exposure_other": lambda c, e: register_of(c).exposure_other,
+    "counterparty.exposure_total": lambda c, e: (
+        register_of(c).exposure_other + outstanding(c, e.config.to_base)
+    ),
+    "outstanding": lambda c, e: outstanding(c, e.config.to_base),
     "payment_terms.prepayment_percent": lambda c, e: c.payment_terms.prepayment_percent,
     "payment_terms.net_days": lambda c, e: c.payment_terms.net_days,
     "payment_terms.late_penalty_percent_per_day": lambda c, e: (

@@ -45,6 +45,10 @@ def check_contract(
 
     With `fail_on`, the answer also says whether a flag reached that severity (`tripped`),
     which is what `--fail-on` turns into exit code 1 on the command line."""
+    from engine.services.register import draft_with_register
+
+    # The stored register's facts (status, limit, the other contracts' exposure): SPEC 7.
+    contract = draft_with_register(rt, contract)
     report = rt.evaluator.evaluate([contract], as_of or rt.today(), params or None)[0]
     out = report_json(report)
     if fail_on is not None:

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from engine.definitions.rules import load_rule_texts, read_rule_dir
-from engine.domain.contract import Contract, parse_contract
+from engine.definitions.rules import example_contract, load_rule_texts, read_rule_dir
+from engine.domain.contract import Contract
 from engine.domain.risk import Flag, RiskReport, Severity
 from engine.domain.rules import COLLECTIONS, CONTRACT_FIELDS, Example, Rule, RuleSet
 from engine.errors import InvalidInput
@@ -151,6 +151,10 @@ def check_contract(
     explain: bool = False,
 ) -> dict[str, Any]:
     """`rules check` for a contract already read (the web app's draft check)."""
+    from engine.services.register import draft_with_register
+
+    # The stored register's facts (status, limit, the other contracts' exposure): SPEC 7.
+    contract = draft_with_register(rt, contract)
     day = as_of or rt.today()
     report = rt.evaluator.evaluate([contract], day, params)[0]
     out = report_json(report)
@@ -220,9 +224,7 @@ def run_examples(rt: Runtime, rules: RuleSet | None = None, backend: Any = None)
                 "where": f"{ex.source}:{ex.line}",
             }
             try:
-                contract = parse_contract(
-                    {"title": "example", **ex.contract}, rt.risk_config.currencies
-                )
+                contract = example_contract(ex, rt.risk_config.currencies)
             except ValueError as exc:
                 entry["problems"] = [f"invalid contract: {str(exc).splitlines()[0]}"]
                 cases.append(entry)

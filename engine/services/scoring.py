@@ -56,7 +56,11 @@ def store_report(session: Session, row: m.Contract, report: RiskReport) -> m.Ris
 def evaluate_and_store(
     session: Session, rt: Runtime, row: m.Contract, contract: Contract, as_of: dt.date | None = None
 ) -> RiskReport:
-    """Score `contract` (the terms of `row`'s current revision) and store the flags."""
+    """Score `contract` (the terms of `row`'s current revision) with its counterparty's
+    register facts and store the flags."""
+    from engine.services.register import scored_with_register
+
+    contract = scored_with_register(session, rt, contract, row.counterparty_id, row.id)
     report = rt.evaluator.evaluate([contract], as_of or rt.today())[0]
     store_report(session, row, report)
     return report

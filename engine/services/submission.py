@@ -11,11 +11,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.domain.contract import Contract, CreditRating
+from engine.domain.counterparty import UNREGISTERED, with_register
 from engine.domain.risk import RiskReport
 from engine.domain.views import ContractView
 from engine.domain.workflow import WorkflowSpec
 from engine.errors import Conflict, InvalidInput
-from engine.services import audit
+from engine.services import audit, register
 from engine.services import transitions as tx
 from engine.services.contracts import read_contract
 from engine.services.documents import revision_document
@@ -142,6 +143,7 @@ def submit_contract(
             user = get_user(session, username)
             require_role(user, SUBMITTER_ROLES, "submit contracts")
             code = _next_code(session, contract, rt.today().year)
+            facts = register.facts_seen(session, rt, contract)
         contract = contract.model_copy(update={"id": code})
         fresh = new = True
     else:
@@ -152,7 +154,8 @@ def submit_contract(
             new = (
                 session.scalar(select(m.Contract.id).where(m.Contract.code == contract.id)) is None
             )
-    prepared = _prepare(rt, contract) if new else None
+            facts = register.facts_seen(session, rt, contract) if new else UNREGISTERED
+    prepared = _prepare(rt, with_register(contract, facts)) if new else None
     with unit_of_work(rt) as session:
         # The user and their role were checked a moment ago (taking the number, or
         # looking the id up): a role taken away in between applies from the next call.
@@ -171,8 +174,14 @@ def submit_contract(
                     )
             _revise_in(session, rt, existing, contract, user, source, now)
             return contract_view(session, rt, existing)
-        if prepared is None:  # gone since we looked (cannot happen today; contracts stay)
-            prepared = _prepare(rt, contract)
+        # The counterparty's row stays locked until commit: a racing submit for it waits
+        # here and then sees this contract in the exposure (SPEC 7).
+        party = register.link(session, contract, now)
+        owed = register.owed_by(session, rt, [party.id])[party.id]
+        facts_now = register.facts_for(party, owed)
+        if prepared is None or facts_now != facts:
+            # What the register says changed since the draft was scored: score it again.
+            prepared = _prepare(rt, with_register(contract, facts_now))
         definition_id = latest_definition_id(session, workflow or DEFAULT_WORKFLOW)
         spec = spec_for(session, definition_id)
         assert contract.id is not None
@@ -184,6 +193,7 @@ def submit_contract(
             workflow_id=definition_id,
             stage=spec.first.id,
             status="active",
+            counterparty_id=party.id,
             current_revision=1,
             max_severity=prepared.report.max_severity.value,
             created_at=now,
@@ -277,6 +287,7 @@ def _revise_in(
         )
     lock_row(row, now)
     session.flush()
+    row.counterparty_id = register.link(session, contract, now).id
     previous = session.scalar(
         select(m.ContractRevision.terms).where(
             m.ContractRevision.contract_id == row.id,

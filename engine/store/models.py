@@ -92,8 +92,16 @@ OBLIGATION_KINDS = ["payment", "delivery", "service", "document", "other"]
 OBLIGATION_STATUSES = ["open", "fulfilled", "waived"]
 TASK_STATUSES = ["open", "approved", "rejected", "changes_requested", "cancelled"]
 OUTBOX_STATUSES = ["pending", "sent", "failed", "cancelled"]
-OUTBOX_KINDS = ["obligation_alert", "task_escalation", "contract_expiry", "renewal_notice"]
+OUTBOX_KINDS = [
+    "obligation_alert",
+    "task_escalation",
+    "contract_expiry",
+    "renewal_notice",
+    "risk_warning",
+]
 AMENDMENT_STATUSES = ["open", "in_force", "rejected", "cancelled"]
+COUNTERPARTY_STATUSES = ["active", "watch", "blocked"]
+CREDIT_RATINGS = ["AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D"]
 DOCUMENT_KINDS = ["contract", "diff", "report"]
 
 
@@ -240,6 +248,51 @@ class WorkflowDefinition(Base):
     )
 
 
+class Counterparty(Base):
+    """A record of the counterparty register (SPEC 7) that risk officers keep.
+
+    `name_key` is the normalised name (case and spaces ignored) contracts without a code
+    link by. Submits lock the row (SELECT ... FOR UPDATE) while they score the exposure,
+    so two contracts for one counterparty cannot both slip under its limit.
+    """
+
+    __tablename__ = "counterparties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    rating: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(10), default="active", server_default="active")
+    credit_limit: Mapped[Decimal | None] = mapped_column(MONEY)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_in("status", COUNTERPARTY_STATUSES), name="status"),
+        CheckConstraint(f"rating IS NULL OR {_in('rating', CREDIT_RATINGS)}", name="rating"),
+        CheckConstraint("credit_limit IS NULL OR credit_limit >= 0", name="credit_limit"),
+        CheckConstraint("length(name_key) > 0", name="name_key_not_empty"),
+    )
+
+
+class CounterpartyChange(Base):
+    """The register's history: one row per changed field (append-only, like the audit)."""
+
+    __tablename__ = "counterparty_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    counterparty_id: Mapped[int] = mapped_column(ForeignKey("counterparties.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    field: Mapped[str] = mapped_column(String(20))
+    from_value: Mapped[str | None] = mapped_column(String(200))
+    to_value: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_counterparty_changes_counterparty", "counterparty_id", "id"),)
+
+
 class Contract(Base):
     """The current state of one contract; its terms per revision live in `contract_revisions`."""
 
@@ -250,6 +303,9 @@ class Contract(Base):
     title: Mapped[str] = mapped_column(String(300))
     direction: Mapped[str] = mapped_column(String(4))
     counterparty_name: Mapped[str] = mapped_column(String(200))
+    # Set on submit (by code, else by normalised name); null only for rows written by
+    # hand before the register existed and not yet migrated.
+    counterparty_id: Mapped[int | None] = mapped_column(ForeignKey("counterparties.id"))
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     amount_base: Mapped[Decimal] = mapped_column(MONEY)
@@ -292,6 +348,8 @@ class Contract(Base):
             postgresql_where=text("status = 'active'"),
             sqlite_where=text("status = 'active'"),
         ),
+        # The exposure lookup of every submit: a counterparty's active contracts.
+        Index("ix_contracts_counterparty_status", "counterparty_id", "status"),
     )
 
 

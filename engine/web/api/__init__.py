@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from engine.web.api import admin, contracts, me, rules, tasks
+from engine.web.api import admin, contracts, counterparties, me, rules, tasks
 
 
 class ErrorBody(BaseModel):
@@ -69,5 +69,5 @@ def operation_id(route: APIRoute) -> str:
 
 router = APIRouter(responses=ERROR_RESPONSES, generate_unique_id_function=operation_id)
 
-for module in (me, contracts, tasks, rules, admin):
+for module in (me, contracts, tasks, rules, admin, counterparties):
     router.include_router(module.router)

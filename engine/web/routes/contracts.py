@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.services import access, lifecycle
 from engine.services.contract_page import contract_page
+from engine.services.counterparties import counterparty_of_contract
 from engine.services.portfolio import task_contract_code, visible_contract_list
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
 from engine.web.downloads import download, download_report
@@ -202,6 +203,7 @@ def contract_detail(request: Request, rt: RuntimeDep, user: PageUser, code: str)
                 }
             ),
             "stages": page.stages,
+            "party": counterparty_of_contract(rt, page.contract.id),
             "my_tasks": page.my_tasks,
             "open_tasks": page.open_tasks,
             "may_revise": page.may_revise,

@@ -116,7 +116,7 @@ def test_explain_says_why_each_rule_did_not_fire(tmp_path: Path) -> None:
         **FAST,
     ).json
     by_rule = {r["rule"]: r for r in out["rules"]}
-    assert len(by_rule) == 13
+    assert len(by_rule) == 16
     net = by_rule["payment_terms.long_net_days"]
     assert not net["fired"]
     assert net["why_not"] == ["not payment_terms.net_days (60) > net_days_medium (90)"]
@@ -142,7 +142,7 @@ def test_rules_test_fails_on_a_wrong_example(tmp_path: Path) -> None:
 def test_list_names_every_rule_with_its_parameters(tmp_path: Path) -> None:
     out = run_cli("rules", "list", "--format", "json", db_url=sqlite(tmp_path), **FAST).json
     ids = [r["id"] for r in out]
-    assert len(ids) == 13 and len(set(ids)) == 13
+    assert len(ids) == 16 and len(set(ids)) == 16
     net = next(r for r in out if r["id"] == "payment_terms.long_net_days")
     assert net["parameters"] == {"net_days_medium": 90, "net_days_high": 180}
     assert net["severity"] == ["high", "medium"]
@@ -152,7 +152,7 @@ def test_init_refuses_a_broken_rule_set_and_keeps_the_one_in_use(tmp_path: Path)
     url = sqlite(tmp_path)
     first = run_cli("init", "--format", "json", db_url=url, **FAST)
     assert first.code == 0, first.stderr
-    assert first.json["rules"] == 13
+    assert first.json["rules"] == 16
     broken = tmp_path / "rules"
     shutil.copytree(PROJECT_ROOT / "rules", broken)
     path = broken / "renewal.yaml"
@@ -164,7 +164,7 @@ def test_init_refuses_a_broken_rule_set_and_keeps_the_one_in_use(tmp_path: Path)
     with db.sessions() as s:
         active = s.scalars(select(m.RuleSetVersion).where(m.RuleSetVersion.active)).all()
     db.dispose()
-    assert len(active) == 1 and active[0].rules_count == 13
+    assert len(active) == 1 and active[0].rules_count == 16
     # The stored set is what `rules list` still shows, even with the broken folder around.
     listed = run_cli(
         "rules", "list", "--format", "json", db_url=url, **FAST, CONTRACTFLOW_RULES_DIR=str(broken)

@@ -13,6 +13,7 @@ import pytest
 
 from engine.definitions.rules import merge
 from engine.domain.contract import parse_contract
+from engine.domain.counterparty import parse_register_facts, with_register
 from engine.risk.pool import DurableEvaluator
 from engine.risk.python import PythonEvaluator
 
@@ -321,3 +322,73 @@ def test_param_text_is_parsed_or_refused() -> None:
     for bad in ("net_days_high", "=3", "x=abc"):
         with pytest.raises(InvalidInput, match="expected NAME=NUMBER"):
             parse_params([bad])
+
+
+#: SPEC section 7's rows: (name, change to the clean sale, register facts, expected flags).
+REGISTER_CASES: list[tuple[str, dict[str, Any], dict[str, Any], list[tuple[str, str, None]]]] = [
+    (
+        "other exposure plus outstanding one cent over the limit is high",
+        {},
+        {"credit_limit": "1000000", "exposure_other": "500000.01"},
+        [("counterparty.credit_limit", "high", None)],
+    ),
+    (
+        "other exposure plus outstanding exactly at the limit does not fire",
+        {},
+        {"credit_limit": "1000000", "exposure_other": "500000"},
+        [],
+    ),
+    ("no credit limit never fires", {}, {"exposure_other": "99000000"}, []),
+    (
+        "a purchase is not held against the limit",
+        {"direction": "buy"},
+        {"credit_limit": "0", "exposure_other": "1"},
+        [],
+    ),
+    ("status watch is medium", {}, {"status": "watch"}, [("counterparty.watch", "medium", None)]),
+    (
+        "status blocked is critical",
+        {},
+        {"status": "blocked"},
+        [("counterparty.blocked", "critical", None)],
+    ),
+    ("status active has no flag", {}, {"status": "active"}, []),
+    (
+        "the register's rating overrides the file's",
+        {"counterparty": {"credit_rating": "AAA"}},
+        {"rating": "BB"},
+        [("counterparty.weak_rating", "medium", None)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "register", "expected"), REGISTER_CASES, ids=[c[0] for c in REGISTER_CASES]
+)
+def test_spec_counterparty_register_row(
+    backend: PythonEvaluator | DurableEvaluator,
+    name: str,
+    change: dict[str, Any],
+    register: dict[str, Any],
+    expected: list[tuple[str, str, None]],
+    risk_config: Any,
+) -> None:
+    contract = parse_contract(merge(CLEAN, change), risk_config.currencies)
+    contract = with_register(contract, parse_register_facts(register))
+    report = backend.evaluate([contract], AS_OF)[0]
+    got = sorted((f.rule, f.severity.value, f.subject) for f in report.flags)
+    assert got == sorted(expected)
+
+
+def test_credit_limit_evidence_names_limit_other_exposure_and_outstanding(
+    backend: PythonEvaluator | DurableEvaluator, risk_config: Any
+) -> None:
+    contract = parse_contract(merge(CLEAN, {"amount": "800000"}), risk_config.currencies)
+    facts = parse_register_facts({"credit_limit": "1000000", "exposure_other": "300000"})
+    flag = backend.evaluate([with_register(contract, facts)], AS_OF)[0].flags[0]
+    assert flag.rule == "counterparty.credit_limit"
+    assert flag.evidence == {
+        "credit_limit": Decimal(1000000),
+        "exposure_other": Decimal(300000),
+        "outstanding": Decimal(800000),
+    }

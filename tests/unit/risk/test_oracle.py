@@ -1,7 +1,9 @@
 """The oracle: durable_rules and the Python predicates give identical flags.
 
 Hypothesis builds contracts whose numbers and dates sit on, just under and just over every
-threshold of the catalogue (and of overridden thresholds), and compares whole reports.
+threshold of the catalogue (and of overridden thresholds), with counterparty register facts
+(status, credit limits on and around what is owed, the register's rating) on half of them,
+and compares whole reports.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.domain.contract import Contract
+from engine.definitions.riskconfig import load_risk_config
+from engine.domain.contract import Contract, CreditRating
+from engine.domain.counterparty import CounterpartyStatus, RegisterFacts, outstanding, with_register
 from engine.risk.flags import effective_params
 from engine.risk.pool import DurableEvaluator
 from engine.risk.python import PythonEvaluator
 from engine.risk.values import Env
+from engine.settings import PROJECT_ROOT
 from tests.unit.risk.readings import assert_second_readings_agree
 
 AS_OF = dt.date(2027, 1, 4)
+CONFIG = load_risk_config(PROJECT_ROOT / "config" / "risk.yaml")
 EXAMPLES = 400
 
 
@@ -108,7 +114,25 @@ def contracts(draw: st.DrawFn) -> Contract:
         "renewal_notice_days": draw(st.none() | st.sampled_from([29, 30, 31])),
         "obligations": obligations,
     }
-    return Contract.model_validate(data)
+    contract = Contract.model_validate(data)
+    # Register facts (SPEC 7): limits around what this contract and the others owe.
+    if draw(st.booleans()):
+        owed = outstanding(contract, CONFIG.to_base)
+        other = draw(st.sampled_from([Decimal(0), Decimal("0.01"), Decimal(1000000)]))
+        limit = draw(
+            st.none()
+            | st.sampled_from(
+                [Decimal(0), owed + other - Decimal("0.01"), owed + other, owed + other + 1]
+            )
+        )
+        facts = RegisterFacts(
+            status=draw(st.sampled_from(list(CounterpartyStatus))),
+            credit_limit=None if limit is None else max(limit, Decimal(0)),
+            exposure_other=other,
+            rating=draw(st.sampled_from([None, CreditRating.AAA, CreditRating.BB, CreditRating.D])),
+        )
+        contract = with_register(contract, facts)
+    return contract
 
 
 PARAMS = st.none() | st.fixed_dictionaries(

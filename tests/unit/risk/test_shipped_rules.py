@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.definitions.riskconfig import load_risk_config
-from engine.definitions.rules import load_rule_dir, parse_rule_text
-from engine.domain.contract import parse_contract
+from engine.definitions.rules import example_contract, load_rule_dir, parse_rule_text
 from engine.risk.durable_compile import MAX_RULES_PER_RULESET, compile_rules
 from engine.services.rules import example_failures
 from engine.settings import PROJECT_ROOT
@@ -33,7 +32,7 @@ def test_rule_file_loads_and_every_rule_has_both_kinds_of_example(path: Path) ->
     ("rule", "example"), EXAMPLES, ids=[f"{r.id}: {ex.name}" for r, ex in EXAMPLES]
 )
 def test_shipped_example(rule, example, backend) -> None:  # type: ignore[no-untyped-def]
-    contract = parse_contract({"title": "example", **example.contract}, CONFIG.currencies)
+    contract = example_contract(example, CONFIG.currencies)
     report = backend.evaluate([contract], example.as_of, example.params)[0]
     assert example_failures(rule, example, report.flags) == []
 
