@@ -55,3 +55,26 @@ def enqueue(
     )
     session.add(row)
     return row
+
+
+def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert complete outbox rows in one statement, skipping keys already there (ON
+    CONFLICT DO NOTHING: also against a concurrent writer). Returns how many were new.
+
+    Marks the session so that, once it commits, the prompt sender is woken
+    (`engine.store.db.Database.after_outbox_commit`)."""
+    if not rows:
+        return 0
+    table = m.OutboxMessage.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(table).on_conflict_do_nothing(index_elements=["key"])
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=["key"])
+    result = session.connection().execute(statement, rows)
+    session.info["outbox_written"] = True
+    return int(getattr(result, "rowcount", 0) or 0) if len(rows) == 1 else len(rows)
