@@ -45,3 +45,4 @@ class UserView(BaseModel):
     email: str | None = None
     roles: list[str] = Field(default_factory=list)
     active: bool = True
+    notify: str = "immediate"  # task emails: immediate | digest | off

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from engine.services.runtime import Runtime
 from engine.store import models as m
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 def _hasher():  # type: ignore[no-untyped-def]
@@ -48,7 +50,11 @@ def seed_roles(session: Session) -> None:
 
 def view(user: m.User) -> UserView:
     return UserView(
-        username=user.username, email=user.email, roles=user.role_names, active=user.active
+        username=user.username,
+        email=user.email,
+        roles=user.role_names,
+        active=user.active,
+        notify=user.notify,
     )
 
 
@@ -71,8 +77,6 @@ def users_with_role(session: Session, role: str) -> list[m.User]:
 
 
 def check_user_input(username: str, roles: Sequence[str], email: str | None) -> list[str]:
-    import re
-
     problems = []
     if not re.match(USERNAME_PATTERN, username):
         problems.append(
@@ -83,7 +87,7 @@ def check_user_input(username: str, roles: Sequence[str], email: str | None) -> 
     for role in roles:
         if role not in known:
             problems.append(f"--role: {role!r} is not a role; known: {', '.join(sorted(known))}")
-    if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+    if email is not None and not re.match(EMAIL_PATTERN, email):
         problems.append(f"--email: {email!r} is not an email address")
     return problems
 
@@ -94,9 +98,11 @@ def add_user(
     roles: Sequence[str],
     email: str | None = None,
     password: str | None = None,
+    notify: str | None = None,
 ) -> UserView:
     """Add a user, or update an existing one (roles given replace the old ones)."""
     problems = check_user_input(username, roles, email)
+    problems.extend(check_notify(notify))
     if password is not None and len(password) < 8:
         problems.append("password: at least 8 characters")
     if problems:
@@ -112,11 +118,42 @@ def add_user(
             user.email = email
         if password is not None:
             user.password_hash = hash_password(password)
+        if notify is not None:
+            user.notify = notify
         if roles:
             wanted = set(roles)
             user.roles = [r for r in user.roles if r.role in wanted] + [
                 m.UserRole(role=r) for r in sorted(wanted - set(user.role_names))
             ]
+        session.flush()
+        return view(user)
+
+
+def check_notify(notify: str | None) -> list[str]:
+    if notify is not None and notify not in m.NOTIFY_PREFERENCES:
+        return [f"--notify: {notify!r} is not one of {', '.join(m.NOTIFY_PREFERENCES)}"]
+    return []
+
+
+def set_user(
+    rt: Runtime,
+    username: str,
+    *,
+    email: str | None = None,
+    notify: str | None = None,
+) -> UserView:
+    """Change an existing user's email or notification preference (nothing else moves)."""
+    problems = check_notify(notify)
+    if email is not None and not re.match(EMAIL_PATTERN, email):
+        problems.append(f"--email: {email!r} is not an email address")
+    if problems:
+        raise InvalidInput(problems)
+    with rt.db.transaction() as session:
+        user = get_user(session, username)
+        if email is not None:
+            user.email = email
+        if notify is not None:
+            user.notify = notify
         session.flush()
         return view(user)
 
