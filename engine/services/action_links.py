@@ -47,8 +47,8 @@ class LinkRefused(Exception):
 
 
 class _IssuedAt(TimestampSigner):
-    """A timestamp signer that signs with a given time (when the email was written) rather
-    than now, so the same email always carries the same link."""
+    """A timestamp signer with a given time: signing uses when the email was written (the
+    same email always carries the same link), checking uses the runtime's clock."""
 
     def __init__(self, *args: Any, at: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -104,7 +104,7 @@ class Claim:
 def read_token(rt: Runtime, token: str) -> Claim:
     """The signed content of a link, or `LinkRefused(403)` saying why not."""
     max_age = rt.settings.action_link_days * 86400
-    serializer = _serializer(rt)
+    serializer = _serializer(rt, int(rt.clock().timestamp()))  # "now" is the runtime's clock
     try:
         data = serializer.loads(token, max_age=max_age)
     except SignatureExpired:
