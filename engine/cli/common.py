@@ -156,8 +156,30 @@ def runtime() -> Iterator[Any]:
     rt = Runtime()
     try:
         yield rt
+        _send_queued_emails(rt)
     finally:
         rt.close()
+
+
+def _send_queued_emails(rt: Any) -> None:
+    """Task emails the command queued go out now (engine.services.prompt_delivery); when
+    the mail server cannot take them they wait in the outbox, and the command still
+    succeeded."""
+    if not rt.db.outbox_commits:
+        return
+    from engine.services.prompt_delivery import deliver_after_command
+
+    try:
+        result = deliver_after_command(rt)
+    except Exception as exc:  # the command's own work is committed; say so, keep exit 0
+        sys.stderr.write(f"note: emails wait in the outbox ({_first_line(exc)})\n")
+        return
+    if result is not None and (result.unavailable or result.deferred):
+        reason = result.unavailable or "the mail server deferred them"
+        sys.stderr.write(
+            f"note: {result.deferred} email(s) wait in the outbox ({reason}); "
+            "they go out with the next send (`contractflow alerts run`, or `serve`)\n"
+        )
 
 
 def handle_errors(fn: Callable[[], Any]) -> Any:

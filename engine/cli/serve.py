@@ -88,4 +88,10 @@ def serve(
         else:
             from engine.web.app import create_app
 
-            uvicorn.run(create_app(), host=host, port=port, log_level="info", access_log=access_log)
+            uvicorn.run(
+                create_app(send_emails=True),
+                host=host,
+                port=port,
+                log_level="info",
+                access_log=access_log,
+            )

@@ -9,7 +9,6 @@ import typer
 
 from engine.cli.common import FormatOpt, OutputFormat, emit, fail, runtime
 
-
 NotifyOpt = Annotated[
     str | None,
     typer.Option(

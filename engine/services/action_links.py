@@ -114,7 +114,9 @@ def read_token(rt: Runtime, token: str) -> Claim:
             "open the task in contractflow instead",
         ) from None
     except BadSignature:
-        raise LinkRefused(403, "this link is not valid (it was altered or not made by us)") from None
+        raise LinkRefused(
+            403, "this link is not valid (it was altered or not made by us)"
+        ) from None
     if (
         not isinstance(data, dict)
         or not isinstance(data.get("t"), int)

@@ -121,4 +121,3 @@ def hand_back_entries(session: Session, user_ids: list[int] | None) -> list[Task
 
 def entries_for(session: Session, user_id: int) -> list[TaskView]:
     return hand_back_entries(session, [user_id])
-

@@ -7,12 +7,15 @@ attempt a no-op; the sender (engine.services.alerts) delivers rows and marks the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.store import models as m
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 
 def message_id_for(key: str, domain: str = "contractflow.local") -> str:
@@ -59,13 +62,13 @@ def enqueue(
 
 def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert complete outbox rows in one statement, skipping keys already there (ON
-    CONFLICT DO NOTHING: also against a concurrent writer). Returns how many were new.
+    CONFLICT DO NOTHING: also against a concurrent writer). Returns how many rows were offered.
 
     Marks the session so that, once it commits, the prompt sender is woken
     (`engine.store.db.Database.after_outbox_commit`)."""
     if not rows:
         return 0
-    table = m.OutboxMessage.__table__
+    table = cast("Table", m.OutboxMessage.__table__)
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert

@@ -101,7 +101,7 @@ def stored_changes(session: Session, row: m.Contract) -> list[dict[str, Any]]:
     """What changed from the previous revision to the current one (empty on revision 1)."""
     if row.current_revision <= 1:
         return []
-    terms = dict(
+    terms: dict[int, Any] = dict(
         session.execute(
             select(m.ContractRevision.number, m.ContractRevision.terms).where(
                 m.ContractRevision.contract_id == row.id,
@@ -164,9 +164,7 @@ def _people(
     rows = session.execute(
         select(u.id, u.username, u.email, u.notify, r.role, du.id, du.username, du.email, du.notify)
         .outerjoin(r, and_(r.user_id == u.id, r.role.in_(roles)))
-        .outerjoin(
-            d, and_(d.from_user_id == u.id, d.starts_on <= today, d.ends_on >= today)
-        )
+        .outerjoin(d, and_(d.from_user_id == u.id, d.starts_on <= today, d.ends_on >= today))
         .outerjoin(du, and_(du.id == d.to_user_id, du.active.is_(True)))
         .where(u.active.is_(True), or_(r.role.is_not(None), u.id.in_(assignees)))
         .order_by(u.username)

@@ -125,9 +125,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Task emails: at once, in one daily digest, or none (SPEC section 9).
-    notify: Mapped[str] = mapped_column(
-        String(10), default="immediate", server_default="immediate"
-    )
+    notify: Mapped[str] = mapped_column(String(10), default="immediate", server_default="immediate")
 
     roles: Mapped[list[UserRole]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", back_populates="user"

@@ -5,4 +5,4 @@ from __future__ import annotations
 
 from engine.web.app import create_app
 
-app = create_app()
+app = create_app(send_emails=True)

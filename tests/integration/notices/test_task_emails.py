@@ -146,9 +146,7 @@ def test_without_a_base_url_the_email_has_no_links(
     assert "Approve:" not in text and "https://" not in text
 
 
-def test_task_emails_can_be_switched_off_for_the_deployment(
-    nrt: Runtime, tmp_path: Path
-) -> None:
+def test_task_emails_can_be_switched_off_for_the_deployment(nrt: Runtime, tmp_path: Path) -> None:
     quiet = Runtime(nrt.settings.model_copy(update={"task_emails": False}), clock=nrt.clock)
     try:
         lifecycle.submit(quiet, contract_file(tmp_path), "alice")

@@ -17,8 +17,7 @@ depends_on = None
 
 OLD_KINDS = "kind IN ('obligation_alert', 'task_escalation')"
 NEW_KINDS = (
-    "kind IN ('obligation_alert', 'task_escalation', 'task_notice', 'revise_notice', "
-    "'task_digest')"
+    "kind IN ('obligation_alert', 'task_escalation', 'task_notice', 'revise_notice', 'task_digest')"
 )
 
 
@@ -26,9 +25,7 @@ def upgrade() -> None:
     # Existing users keep getting email as before: `immediate`.
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "notify", sa.String(length=10), server_default="immediate", nullable=False
-            )
+            sa.Column("notify", sa.String(length=10), server_default="immediate", nullable=False)
         )
         batch_op.create_check_constraint(
             op.f("ck_users_notify"), "notify IN ('immediate', 'digest', 'off')"
@@ -63,9 +60,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("action_link_uses")
-    op.execute(
-        "DELETE FROM outbox WHERE kind IN ('task_notice', 'revise_notice', 'task_digest')"
-    )
+    op.execute("DELETE FROM outbox WHERE kind IN ('task_notice', 'revise_notice', 'task_digest')")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_outbox_kind"), type_="check")
         batch_op.create_check_constraint(op.f("ck_outbox_kind"), OLD_KINDS)
