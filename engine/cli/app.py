@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import alerts, contracts, documents, rules, serve, setup, tokens, users, workflow
+from engine.cli import (
+    alerts,
+    contracts,
+    documents,
+    notify,
+    rules,
+    serve,
+    setup,
+    tokens,
+    users,
+    workflow,
+)
 from engine.cli.common import handle_errors
 
 app = typer.Typer(
@@ -16,7 +27,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-for module in (setup, users, contracts, serve, tokens, alerts, workflow, documents, rules):
+for module in (setup, users, contracts, serve, tokens, alerts, notify, workflow, documents, rules):
     module.register(app)
 
 

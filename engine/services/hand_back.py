@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from engine.domain.views import TaskView
+from engine.errors import ContractflowError
 from engine.store import models as m
 
 HANDED_BACK = ("changes_requested", "rejected")
@@ -27,10 +28,15 @@ def first_stages(session: Session) -> dict[int, str]:
     """Workflow definition id -> its first stage (stored versions never change)."""
     from engine.services.workflows import spec_for
 
+    found: dict[int, str] = {}
     for definition_id in session.scalars(select(m.WorkflowDefinition.id)):
         if definition_id not in _FIRST_STAGES:
-            _FIRST_STAGES[definition_id] = spec_for(session, definition_id).first.id
-    return _FIRST_STAGES
+            try:
+                _FIRST_STAGES[definition_id] = spec_for(session, definition_id).first.id
+            except ContractflowError:  # a stored text that no longer parses runs nothing
+                continue
+        found[definition_id] = _FIRST_STAGES[definition_id]
+    return found
 
 
 def summary_line(code: str, status: str, reviewer: str | None, comment: str | None) -> str:
