@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "documents": "bench.bench_documents",
     "risk": "bench.bench_risk",
     "alerts": "bench.bench_alerts",
+    "notices": "bench.bench_notices",
 }
 
 
