@@ -111,7 +111,7 @@ def test_killing_writer_and_sender_at_random_points_keeps_task_emails_exactly_on
     )
     keys = Counter(key for key, _ in received)
     assert len(keys) == len(rows), "a task email was lost"
-    assert all(n == 1 for n in Counter(k for k, _ in received.keys()).values()), (
+    assert all(n == 1 for n in Counter(k for k, _ in received).values()), (
         "a duplicate must carry its original's Message-ID"
     )
     duplicates = sum(received.values()) - len(keys)
