@@ -95,3 +95,16 @@ def test_a_reviewer_cannot_reassign(nrt: Runtime, tmp_path: Path, client: TestCl
     response = client.post(f"/tasks/{task}/reassign", data={"csrf_token": csrf, "to_user": "lars"})
     assert "Not done" in response.text and "may not reassign" in response.text
     assert next(t for t in show(nrt, view.id).tasks if t.id == task).assignee is None
+
+
+def test_the_inbox_lists_a_contract_sent_back_to_its_owner(
+    nrt: Runtime, tmp_path: Path, client: TestClient
+) -> None:
+    view = lifecycle.submit(nrt, contract_file(tmp_path, amount=500000), "alice")
+    lifecycle.act(nrt, _open(view, "legal"), "request_changes", "lena", "cap <the> penalty")
+    sign_in(client, "alice")
+    page = client.get("/inbox").text
+    assert 'id="hand-backs"' in page
+    assert "revise SC-2026-0042 (changes requested by lena: cap &lt;the&gt; penalty)" in page
+    sign_in(client, "lena")
+    assert 'id="hand-backs"' not in client.get("/inbox").text
