@@ -24,10 +24,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy.orm import Session
 
 from engine.domain.risk import RiskReport
 from engine.services.outbox import enqueue_many, message_id_for
@@ -35,6 +35,14 @@ from engine.services.runtime import Runtime
 from engine.services.transitions import OpenedTask
 from engine.services.views import term_changes
 from engine.store import models as m
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+
+def _table(model: type[m.Base]) -> Table:
+    return cast("Table", model.__table__)
+
 
 #: Why a task email goes out.
 REASONS = ("opened", "reassigned", "delegated", "last_day")
@@ -85,14 +93,18 @@ def flags_of_report(report: RiskReport) -> list[dict[str, str]]:
     ]
 
 
+_F, _E = _table(m.RiskFlag), _table(m.RiskEvaluation)
+_FLAGS = (
+    select(_F.c.severity, _F.c.rule, _F.c.message)
+    .join(_E, _E.c.id == _F.c.evaluation_id)
+    .where(_F.c.contract_id == bindparam("cid"), _E.c.current.is_(True))
+)
+
+
 def stored_flags(session: Session, contract_id: int) -> list[dict[str, str]]:
     """The contract's current flags, most severe first."""
     rank = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-    rows = session.execute(
-        select(m.RiskFlag.severity, m.RiskFlag.rule, m.RiskFlag.message)
-        .join(m.RiskEvaluation, m.RiskEvaluation.id == m.RiskFlag.evaluation_id)
-        .where(m.RiskFlag.contract_id == contract_id, m.RiskEvaluation.current.is_(True))
-    ).all()
+    rows = session.connection().execute(_FLAGS, {"cid": contract_id}).all()
     ordered = sorted(rows, key=lambda r: (rank.get(r[0], 9), r[1]))
     return [{"severity": s, "rule": r, "message": msg} for s, r, msg in ordered]
 
@@ -151,6 +163,42 @@ def summary(
 Person = tuple[int, str, "str | None", str]  # id, username, email, notify preference
 
 
+_U, _R, _D = _table(m.User), _table(m.UserRole), _table(m.Delegation)
+_DU = _U.alias("delegate")
+#: Role holders and assignees with whoever they delegated to for the day, in one
+#: statement built once (plain Core: it runs on every approval that opens a task, and
+#: building it from ORM aliases per call cost more than the database spends on it).
+_PEOPLE = (
+    select(
+        _U.c.id,
+        _U.c.username,
+        _U.c.email,
+        _U.c.notify,
+        _R.c.role,
+        _DU.c.id,
+        _DU.c.username,
+        _DU.c.email,
+        _DU.c.notify,
+    )
+    .select_from(_U)
+    .outerjoin(_R, and_(_R.c.user_id == _U.c.id, _R.c.role.in_(bindparam("roles", expanding=True))))
+    .outerjoin(
+        _D,
+        and_(
+            _D.c.from_user_id == _U.c.id,
+            _D.c.starts_on <= bindparam("today"),
+            _D.c.ends_on >= bindparam("today"),
+        ),
+    )
+    .outerjoin(_DU, and_(_DU.c.id == _D.c.to_user_id, _DU.c.active.is_(True)))
+    .where(
+        _U.c.active.is_(True),
+        or_(_R.c.role.is_not(None), _U.c.id.in_(bindparam("assignees", expanding=True))),
+    )
+    .order_by(_U.c.username)
+)
+
+
 def _people(
     session: Session, tasks: Sequence[TaskRef], today: dt.date
 ) -> tuple[dict[str, list[int]], dict[int, Person], dict[int, list[Person]]]:
@@ -159,16 +207,11 @@ def _people(
     id -> person, principal id -> their delegates)."""
     roles = sorted({t.role for t in tasks if t.assignee_id is None})
     assignees = sorted({t.assignee_id for t in tasks if t.assignee_id is not None})
-    u, du = aliased(m.User), aliased(m.User)
-    r, d = aliased(m.UserRole), aliased(m.Delegation)
-    rows = session.execute(
-        select(u.id, u.username, u.email, u.notify, r.role, du.id, du.username, du.email, du.notify)
-        .outerjoin(r, and_(r.user_id == u.id, r.role.in_(roles)))
-        .outerjoin(d, and_(d.from_user_id == u.id, d.starts_on <= today, d.ends_on >= today))
-        .outerjoin(du, and_(du.id == d.to_user_id, du.active.is_(True)))
-        .where(u.active.is_(True), or_(r.role.is_not(None), u.id.in_(assignees)))
-        .order_by(u.username)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(_PEOPLE, {"roles": roles, "assignees": assignees, "today": today})
+        .all()
+    )
     by_role: dict[str, list[int]] = {}
     by_id: dict[int, Person] = {}
     delegates: dict[int, list[Person]] = {}
