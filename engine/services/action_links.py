@@ -94,7 +94,9 @@ def read_token(rt: Runtime, token: str) -> Claim:
     try:
         value = _signer(rt.settings.secret_key.get_secret_value()).unsign(token)
     except BadSignature:
-        raise LinkRefused(403, "this link is not valid (it was altered or not made by us)") from None
+        raise LinkRefused(
+            403, "this link is not valid (it was altered or not made by us)"
+        ) from None
     parts = (value.decode() if isinstance(value, bytes) else str(value)).split(".")
     if (
         len(parts) != 4

@@ -22,6 +22,7 @@ multi-row INSERT.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -300,10 +301,27 @@ def queue_task_notices(
     )
     domain = _domain(rt)
     issued = now.isoformat()
+    # The contract part is the same for every row: dumped once, each row's own fields
+    # spliced after it (one JSON object either way).
+    shared = json.dumps({**content, **(extra or {})}, default=str)[:-1]
     rows: list[dict[str, Any]] = []
     for t in tasks:
+        due = t.due_at.isoformat() if t.due_at else None
         for person in recipients.get(t.id, []):
             key = f"task:{t.id}:{reason}:{person.id}"
+            own = json.dumps(
+                {
+                    "task": t.id,
+                    "stage": t.stage,
+                    "role": t.role,
+                    "due": due,
+                    "reason": reason,
+                    "user": person.username,
+                    "user_id": person.id,
+                    "delegated_by": person.delegated_by,
+                    "issued_at": issued,
+                }
+            )
             rows.append(
                 {
                     "key": key,
@@ -315,22 +333,8 @@ def queue_task_notices(
                     "subject": subject_for(
                         reason, row.code, t.stage, row.title, person.delegated_by
                     ),
-                    "payload": {
-                        **content,
-                        **(extra or {}),
-                        "task": t.id,
-                        "stage": t.stage,
-                        "role": t.role,
-                        "due": t.due_at.isoformat() if t.due_at else None,
-                        "reason": reason,
-                        "user": person.username,
-                        "user_id": person.id,
-                        "delegated_by": person.delegated_by,
-                        "issued_at": issued,
-                    },
+                    "payload": f"{shared}, {own[1:]}" if len(shared) > 1 else own,
                     "message_id": message_id_for(key, domain),
-                    "status": "pending",
-                    "attempts": 0,
                     "created_at": now,
                 }
             )
