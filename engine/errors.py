@@ -76,3 +76,14 @@ class TooLarge(InvalidInput):
     """An upload or file past the configured size limit."""
 
     http_status = 413
+
+
+class TooManyAttempts(ContractflowError):
+    """Too many failed sign-ins from this account or address: wait `retry_after` seconds."""
+
+    exit_code = 1
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)

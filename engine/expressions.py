@@ -271,10 +271,22 @@ class Not:
 Node = Literal | Field | ListExpr | Compare | BoolOp | Not
 
 
+MAX_DEPTH = 32
+"""How deeply `(` and `not` may nest. The parser, the type check and evaluation all recurse
+once per level, so a `when` of 10,000 parentheses must be refused here, with a message,
+rather than end in a RecursionError; no real condition comes near 32 levels."""
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
+
+    def _descend(self, tok: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(f"expression nested too deeply (limit {MAX_DEPTH})", tok.pos + 1)
 
     @property
     def tok(self) -> Token:
@@ -321,8 +333,11 @@ class _Parser:
 
     def not_(self) -> Node:
         if self._is_kw("not"):
+            self._descend(self.tok)
             pos = self.take().pos
-            return Not(self.not_(), pos)
+            node = Not(self.not_(), pos)
+            self.depth -= 1
+            return node
         return self.comparison()
 
     def comparison(self) -> Node:
@@ -352,9 +367,11 @@ class _Parser:
             self.take()
             return Field(tok.text, tok.pos)
         if tok.kind == "LP":
+            self._descend(tok)
             self.take()
             inner = self.or_()
             self.expect("RP", "')'")
+            self.depth -= 1
             return inner
         if tok.kind == "LB":
             self.take()

@@ -68,14 +68,38 @@ class Settings(BaseSettings):
     digest_cron: str = "0 8 * * *"
     reminders_cron: str = "0 6 * * *"
 
-    secret_key: SecretStr = Field(
-        default=SecretStr("change-me-in-production"),
-        description="Signs web sessions and CSRF tokens",
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs web session cookies; unset: a random key kept in data_dir/session.key",
+    )
+    session_cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the session cookie Secure (HTTPS only); unset: on when base_url is https",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Keys the audit trail's HMAC chain (default: audit.key in data_dir, "
+        "made on first use)",
     )
     upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    alerts_time_budget_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="An alerts run starts no new delivery after this long; the rest stay "
+        "pending for the next run",
+    )
     alerts_cron: str = "0 7 * * *"
     escalations_cron: str = "0 * * * *"
     rescore_cron: str = "30 2 * * *"
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Whether the session cookie is sent over HTTPS only (the setting, else the scheme
+        of `base_url`)."""
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return (self.base_url or "").lower().startswith("https://")
 
 
 @lru_cache(maxsize=1)

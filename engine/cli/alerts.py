@@ -6,7 +6,17 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, parse_date, runtime
+from engine.cli.common import (
+    AsUserOpt,
+    DateOpt,
+    FormatOpt,
+    OutputFormat,
+    acting_as,
+    emit,
+    parse_date,
+    runtime,
+    safe_text,
+)
 
 
 def print_alerts(rows: list[dict[str, Any]]) -> None:
@@ -22,13 +32,13 @@ def print_alerts(rows: list[dict[str, Any]]) -> None:
             about += f" task {row['task']}"
         when = row["sent_at"] or row["created_at"]
         typer.echo(
-            f"#{row['id']}  {row['status']:<7}  {row['level']:<16}  {about}  "
+            f"#{row['id']}  {row['status']:<7}  {row['level']:<16}  {safe_text(about)}  "
             f"(attempts {row['attempts']}, {when:%Y-%m-%d %H:%M} UTC)"
         )
-        typer.echo(f"    to: {', '.join(row['recipients']) or '(nobody)'}")
-        typer.echo(f"    subject: {row['subject']}")
+        typer.echo(f"    to: {safe_text(', '.join(row['recipients'])) or '(nobody)'}")
+        typer.echo(f"    subject: {safe_text(row['subject'])}")
         if row["last_error"]:
-            typer.echo(f"    reply: {row['last_error']}")
+            typer.echo(f"    reply: {safe_text(row['last_error'])}")
 
 
 def register(app: typer.Typer) -> None:
@@ -42,16 +52,32 @@ def register(app: typer.Typer) -> None:
     app.add_typer(alerts_app, name="alerts")
 
 
-def run(as_of: DateOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def run(
+    as_of: DateOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="allow an --as-of in the future (sends early)")
+    ] = False,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
     """Plan alerts for obligations due soon or overdue on DATE (default today) and send every
-    pending email now. Safe to repeat: each obligation gets one email per level, ever."""
+    pending email now. Safe to repeat: each obligation gets one email per level, ever.
+    A future DATE needs --force: its alerts would go out now and use up the real ones."""
     from engine.services.alerts import run_alerts
 
     day = parse_date(as_of, "--as-of")
     with runtime() as rt:
-        result = run_alerts(rt, day)
+        _require(rt, as_user, "require_admin")
+        result = run_alerts(rt, day, force=force)
     emit(result, fmt)
-    if result["failed"]:
+    if "stopped_after_seconds" in result:
+        typer.echo(
+            f"note: stopped after the time budget of {result['stopped_after_seconds']} s "
+            "(CONTRACTFLOW_ALERTS_TIME_BUDGET_SECONDS); the alerts not tried stay pending "
+            "for the next run",
+            err=True,
+        )
+    if result["failed"] and "stopped_after_seconds" not in result:
         typer.echo(
             f"note: {result['failed']} alert(s) not delivered; see "
             "`contractflow alerts list --status pending` (sent on a later run) and "
@@ -66,22 +92,35 @@ def list_(
         typer.Option(help="pending, sent or failed (default: all)", show_default=False),
     ] = None,
     limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 200,
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Alerts in the outbox with their status and, for failures, the server's reply."""
     from engine.services.alerts import list_alerts
 
     with runtime() as rt:
+        _require(rt, as_user, "require_outbox")
         rows: list[dict[str, Any]] = list_alerts(rt, status, limit)
     emit(rows, fmt, table=print_alerts)
 
 
 def retry(
     alert_id: Annotated[int, typer.Argument(metavar="ID", help="an alert id from `alerts list`")],
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Put a failed alert back in the queue; the next `alerts run` sends it."""
     from engine.services.alerts import retry_alert
 
     with runtime() as rt:
+        _require(rt, as_user, "require_admin")
         emit(retry_alert(rt, alert_id), fmt)
+
+
+def _require(rt: Any, as_user: str | None, check: str) -> None:
+    """With --as, the web app's rule for the same action (engine.services.access)."""
+    who = acting_as(rt, as_user)
+    if who is not None:
+        from engine.services import access
+
+        getattr(access, check)(who)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -34,6 +35,11 @@ FormatOpt = Annotated[
 AsUserOpt = Annotated[
     str | None,
     typer.Option("--as", help="acting user (default: $CONTRACTFLOW_USER)", show_default=False),
+]
+#: `--as` on a command that needs no user (SPEC 4a: every command accepts it).
+NoUserOpt = Annotated[
+    str | None,
+    typer.Option("--as", help="accepted and ignored: this command needs no user", hidden=True),
 ]
 DateOpt = Annotated[
     str | None, typer.Option(help="a date as YYYY-MM-DD", show_default=False, metavar="DATE")
@@ -63,16 +69,56 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2) + "\n")
 
 
+#: C0 and C1 control characters, DEL, and the Unicode bidi overrides and isolates: text
+#: that moves the cursor, retitles the window, clears the screen or reorders what a reader
+#: sees. Tabs and line breaks become spaces (a cell is one line of someone's input).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_BREAKS = re.compile("[\t\n\r]")
+
+#: Columns that hold money: grouped with two decimals in tables, as the web shows them.
+MONEY_COLUMNS = frozenset(
+    {"amount", "amount_base", "outstanding", "exposure", "credit_limit", "available_credit"}
+)
+
+
+def safe_text(value: object) -> str:
+    """Text from the database made harmless for a terminal (issue 18, item 6): every
+    control character removed, so a contract title cannot carry escape sequences.
+    (Rich markup is not parsed at all: `print_table` hands cells over as plain `Text`.)"""
+    return _CONTROL.sub("", _BREAKS.sub(" ", str(value)))
+
+
+def money(value: Any) -> str:
+    """`3680000` -> `3,680,000.00` (tables only; JSON keeps the number)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return "" if value is None else str(value)
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return f"{amount:,.2f}"
+
+
 def print_table(
     rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None
 ) -> None:
+    """Every table the CLI prints goes through here: cells are plain text (no markup),
+    stripped of control characters; money columns are formatted."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, show_lines=False, header_style="bold")
+    table = Table(
+        title=Text(safe_text(title)) if title else None, show_lines=False, header_style="bold"
+    )
     for col in columns:
-        table.add_column(col)
+        table.add_column(Text(safe_text(col)), justify="right" if col in MONEY_COLUMNS else "left")
     for row in rows:
-        table.add_row(*(_cell(row.get(col)) for col in columns))
+        table.add_row(
+            *(
+                Text(money(row.get(col)) if col in MONEY_COLUMNS else _cell(row.get(col)))
+                for col in columns
+            )
+        )
     console().print(table)
 
 
@@ -88,10 +134,10 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return safe_text(", ".join(str(v) for v in value))
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return safe_text(json.dumps(value, ensure_ascii=False))
+    return safe_text(value)
 
 
 def emit(
@@ -118,7 +164,8 @@ def print_kv(data: Any) -> None:
     if isinstance(data, dict):
         width = max((len(k) for k in data), default=0)
         for key, value in data.items():
-            sys.stdout.write(f"{key.ljust(width)}  {_cell(value)}\n")
+            shown = money(to_jsonable(value)) if key in MONEY_COLUMNS else _cell(value)
+            sys.stdout.write(f"{safe_text(key).ljust(width)}  {shown}\n")
     else:
         sys.stdout.write(f"{_cell(data)}\n")
 
@@ -135,6 +182,27 @@ def acting_user(as_user: str | None) -> str:
     if not user:
         raise Unauthenticated("no acting user: pass --as USER or set CONTRACTFLOW_USER")
     return user
+
+
+def acting_as(rt: Any, as_user: str | None) -> Any:
+    """The `Principal` a read command answers for: `--as`, else `$CONTRACTFLOW_USER`; None
+    when neither is given (the operator, who holds the database URL, sees everything).
+    With a user, the web app's visibility rules apply (engine.services.access); an
+    unknown user is exit 2."""
+    name = as_user or os.environ.get("CONTRACTFLOW_USER")
+    if not name:
+        return None
+    from engine.services.access import acting_principal
+
+    return acting_principal(rt, name)
+
+
+def require_visible(rt: Any, who: Any, code: str) -> None:
+    """Exit 1 "not found or not visible" when `who` (if any) may not see contract `code`."""
+    if who is not None:
+        from engine.services.access import check_visible
+
+        check_visible(rt, who, code)
 
 
 def parse_date(value: str | None, option: str) -> dt.date | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.common import FormatOpt, OutputFormat, emit, fail, runtime
+from engine.cli.common import FormatOpt, NoUserOpt, OutputFormat, emit, fail, runtime
 from engine.cli.documents import extract
 
 
@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
 
 def validate(
     files: Annotated[list[Path], typer.Argument(help="contract files (.yaml, .yml or .json)")],
+    as_user: NoUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Check contract files; store nothing. Exit 2 with one line per problem when invalid."""

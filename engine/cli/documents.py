@@ -10,12 +10,16 @@ from typing import Annotated, Any
 import typer
 
 from engine.cli.common import (
+    AsUserOpt,
     DateOpt,
     FormatOpt,
+    NoUserOpt,
     OutputFormat,
+    acting_as,
     emit,
     parse_date,
     print_table,
+    require_visible,
     runtime,
 )
 
@@ -63,6 +67,7 @@ def render(
     revision: Annotated[
         int | None, typer.Option(min=1, help="revision number (default: the current one)")
     ] = None,
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Write a contract as a Word document: the kept document of a revision, or a new
@@ -84,6 +89,7 @@ def render(
             content = docs.render(rt, parsed, template=template)
             info: dict[str, Any] = {"contract": parsed.id, "revision": None, "stored": False}
         else:
+            require_visible(rt, acting_as(rt, as_user), contract)
             doc = docs.contract_document(rt, contract, revision=revision, template=template)
             content = doc.content
             info = {"contract": contract, "revision": doc.revision, "stored": doc.stored}
@@ -105,12 +111,14 @@ def diff(
         Path | None,
         typer.Option("--out", "-o", help="also write a .docx with old and new side by side"),
     ] = None,
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Term-by-term changes between two revisions of a contract."""
     from engine.services import documents as docs
 
     with runtime() as rt:
+        require_visible(rt, acting_as(rt, as_user), contract)
         result = docs.compare_revisions(rt, contract, old, new)
         content = docs.diff_document(rt, result) if out is not None else None
     if out is not None and content is not None:
@@ -147,6 +155,7 @@ def report(
     contract: Annotated[str, typer.Argument(help="contract id")],
     out: OutOpt,
     as_of: DateOpt = None,
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Write the evaluation report: obligations met on time or late, payments, risk flags
@@ -155,6 +164,7 @@ def report(
 
     day = parse_date(as_of, "--as-of")
     with runtime() as rt:
+        require_visible(rt, acting_as(rt, as_user), contract)
         _name, content = evaluation_report(rt, contract, day)
     _write(out, content)
     result = _written(out, content, contract=contract)
@@ -166,6 +176,7 @@ def report(
 
 def extract(
     file: Annotated[Path, typer.Argument(help="a .docx draft that follows the contract template")],
+    as_user: NoUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Read a Word draft's Key terms, schedule, guarantees and obligations tables and print

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, parse_date, runtime
+from engine.cli.common import (
+    DateOpt,
+    FormatOpt,
+    NoUserOpt,
+    OutputFormat,
+    emit,
+    parse_date,
+    runtime,
+)
 
 SEVERITY_CHOICES = ("low", "medium", "high", "critical")
 
@@ -38,6 +46,7 @@ def check(
     explain: Annotated[
         bool, typer.Option("--explain", help="for every rule: fired, or which test failed")
     ] = False,
+    as_user: NoUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Evaluate one contract file with the rules in force; stores nothing."""
@@ -58,10 +67,10 @@ def check(
 
 
 def _check_table(result: dict[str, Any]) -> None:
-    from engine.cli.common import print_table
+    from engine.cli.common import print_table, safe_text
 
     typer.echo(
-        f"{result['contract'] or '(no id)'} as of {result['as_of']}: "
+        f"{safe_text(result['contract'] or '(no id)')} as of {result['as_of']}: "
         f"max severity {result['max_severity']}"
     )
     if result["flags"]:
@@ -74,7 +83,7 @@ def _check_table(result: dict[str, Any]) -> None:
                 typer.echo(f"         {reason}")
 
 
-def test(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def test(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Run the examples that ship beside every rule (with the configured backend too)."""
     from engine.services.rules import folder_rules, run_examples
 
@@ -109,7 +118,7 @@ def test(fmt: FormatOpt = OutputFormat.TABLE) -> None:
         raise typer.Exit(1)
 
 
-def list_(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def list_(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """The rules in force: id, category, severity, parameters, description."""
     from engine.services.rules import list_rules
 
@@ -118,7 +127,9 @@ def list_(fmt: FormatOpt = OutputFormat.TABLE) -> None:
     emit(rules, fmt, columns=["id", "category", "severity", "parameters", "description"])
 
 
-def rescore(as_of: DateOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def rescore(
+    as_of: DateOpt = None, as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE
+) -> None:
     """Re-score every active contract as of a date; only changed flags are written."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.common import fail
+from engine.cli.common import NoUserOpt, fail
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +55,7 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="log every request")
     ] = True,
+    as_user: NoUserOpt = None,
 ) -> None:
     """Serve the web app and JSON API (OpenAPI at /docs) and run the scheduled jobs."""
     import uvicorn
@@ -64,12 +65,9 @@ def serve(
     if not _port_free(host, port):
         fail(f"--port: {host}:{port} is already in use (pick another with --port)")
     settings = get_settings()
-    if settings.secret_key.get_secret_value() == "change-me-in-production":
-        typer.echo(
-            "warning: CONTRACTFLOW_SECRET_KEY is the default; set a long random value "
-            "before anyone but you uses this server (it signs sessions)",
-            err=True,
-        )
+    from engine.services.sessions import session_secret
+
+    session_secret(settings)  # refuse a public key now, not in every worker
     # uvicorn re-raises SIGTERM after its own shutdown; make that an exception so the
     # scheduler's processes are stopped on the way out instead of being orphaned.
     signal.signal(signal.SIGTERM, _terminate)

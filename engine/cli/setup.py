@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli.common import FormatOpt, OutputFormat, emit, runtime
+from engine.cli.common import FormatOpt, NoUserOpt, OutputFormat, emit, runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-def init(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def init(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Create or upgrade the database and load config/workflows and rules/ (safe to re-run)."""
     from engine.services.setup import initialise
 
@@ -23,7 +23,7 @@ def init(fmt: FormatOpt = OutputFormat.TABLE) -> None:
     emit(result, fmt)
 
 
-def config_show(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def config_show(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Print the effective settings (environment, .env and config/risk.yaml), secrets masked."""
     from engine.services.config import effective_settings
 

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.common import AsUserOpt, FormatOpt, OutputFormat, acting_user, emit, runtime
+from engine.cli.common import (
+    AsUserOpt,
+    FormatOpt,
+    OutputFormat,
+    acting_as,
+    acting_user,
+    emit,
+    runtime,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -45,16 +53,28 @@ def list_(
     from engine.services.auth import list_tokens
 
     with runtime() as rt:
+        if every and (who := acting_as(rt, as_user)) is not None:
+            from engine.services.access import require_admin
+
+            require_admin(who)
         rows = list_tokens(rt, None if every else acting_user(as_user))
     emit(rows, fmt, columns=["id", "user", "name", "created_at", "last_used_at", "revoked"])
 
 
 def revoke(
     token_id: Annotated[int, typer.Argument(help="the token's id (see `tokens list`)")],
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Revoke a token: requests with it get 401 from then on."""
-    from engine.services.auth import revoke_token
+    """Revoke a token: requests with it get 401 from then on (with --as: your own token,
+    or anyone's for an admin)."""
+    from engine.services.auth import list_tokens, revoke_token
 
     with runtime() as rt:
+        who = acting_as(rt, as_user)
+        mine = {t.id for t in list_tokens(rt, who.username)} if who is not None else set()
+        if who is not None and not who.has("admin") and token_id not in mine:
+            from engine.errors import Forbidden
+
+            raise Forbidden(f"{who.username} may revoke only their own tokens")
         emit(revoke_token(rt, token_id), fmt)

@@ -1,4 +1,4 @@
-"""`users add` and `users list`."""
+"""`users add | list | deactivate | reactivate`, and `admin log`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.common import FormatOpt, OutputFormat, emit, fail, runtime
+from engine.cli.common import AsUserOpt, FormatOpt, OutputFormat, acting_as, emit, fail, runtime
 
 NotifyOpt = Annotated[
     str | None,
@@ -24,7 +24,12 @@ def register(app: typer.Typer) -> None:
     users_app.command("add")(add)
     users_app.command("set")(set_)
     users_app.command("list")(list_)
+    users_app.command("deactivate")(deactivate)
+    users_app.command("reactivate")(reactivate)
     app.add_typer(users_app, name="users")
+    admin_app = typer.Typer(help="Administration records.", no_args_is_help=True)
+    admin_app.command("log")(admin_log)
+    app.add_typer(admin_app, name="admin")
 
 
 def add(
@@ -35,6 +40,7 @@ def add(
         bool, typer.Option("--password-stdin", help="read the web password from standard input")
     ] = False,
     notify: NotifyOpt = None,
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Add a user, or update one (the roles given replace the old ones)."""
@@ -46,6 +52,7 @@ def add(
         if not password:
             fail("--password-stdin: no password on standard input")
     with runtime() as rt:
+        _require_admin(rt, as_user)
         user = add_user(rt, name, role, email=email, password=password, notify=notify)
     emit(user, fmt)
 
@@ -54,21 +61,80 @@ def set_(
     name: Annotated[str, typer.Argument(help="an existing user")],
     email: Annotated[str | None, typer.Option(help="where emails go")] = None,
     notify: NotifyOpt = None,
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Change a user's email or how they are told about tasks."""
+    """Change a user's email or how they are told about tasks (yourself, or as an admin)."""
     from engine.services.users import set_user
 
     if email is None and notify is None:
         fail("nothing to change: give --email or --notify")
     with runtime() as rt:
+        if as_user is None or as_user != name:
+            _require_admin(rt, as_user)
         user = set_user(rt, name, email=email, notify=notify)
     emit(user, fmt)
 
 
-def list_(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def list_(as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Every user with roles and email."""
     from engine.services.users import list_users
 
     with runtime() as rt:
+        _require_admin(rt, as_user)
         emit(list_users(rt), fmt, columns=["username", "roles", "email", "notify", "active"])
+
+
+def _require_admin(rt: object, as_user: str | None) -> None:
+    """Without --as the operator bootstraps users (the first admin comes from here); with
+    --as, managing users is an admin's job, as in the web app."""
+    who = acting_as(rt, as_user)
+    if who is not None:
+        from engine.services.access import require_admin
+
+        require_admin(who)
+
+
+def deactivate(
+    name: Annotated[str, typer.Argument(help="the user to offboard")],
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Deactivate a user: they cannot sign in, their web sessions end and their API tokens
+    are revoked at once, and their open assigned tasks go back to the role pool."""
+    from engine.services.users import set_active
+
+    with runtime() as rt:
+        _require_admin(rt, as_user)
+        emit(set_active(rt, name, False), fmt)
+
+
+def reactivate(
+    name: Annotated[str, typer.Argument(help="a deactivated user")],
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Let a deactivated user sign in again (old tokens stay revoked: make new ones)."""
+    from engine.services.users import set_active
+
+    with runtime() as rt:
+        _require_admin(rt, as_user)
+        emit(set_active(rt, name, True), fmt)
+
+
+def admin_log(
+    limit: Annotated[int, typer.Option(help="at most this many entries", min=1, max=1000)] = 100,
+    offset: Annotated[int, typer.Option(help="skip this many newest entries", min=0)] = 0,
+    action: Annotated[
+        str | None, typer.Option(help="only this action, e.g. password_set", show_default=False)
+    ] = None,
+    as_user: AsUserOpt = None,
+    fmt: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """The admin audit log, newest first: users, roles, passwords, tokens, workflows."""
+    from engine.services.admin_log import list_events
+
+    with runtime() as rt:
+        _require_admin(rt, as_user)
+        rows = list_events(rt, limit=limit, offset=offset, action=action)
+    emit(rows, fmt, columns=["id", "at", "actor", "action", "subject", "details"])

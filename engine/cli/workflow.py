@@ -13,13 +13,18 @@ from engine.cli.common import (
     AsUserOpt,
     DateOpt,
     FormatOpt,
+    NoUserOpt,
     OutputFormat,
+    acting_as,
     acting_user,
     emit,
     fail,
+    money,
     parse_date,
     print_table,
+    require_visible,
     runtime,
+    safe_text,
     to_jsonable,
 )
 
@@ -92,14 +97,17 @@ def _note(entry: Any) -> str:
 
 def _print_contract(view: ContractView) -> None:
     out = sys.stdout
-    out.write(f"{view.id}  {view.title}\n")
+    out.write(safe_text(f"{view.id}  {view.title}") + "\n")
     out.write(
         f"stage {view.stage} ({view.status}) - workflow {view.workflow} v{view.workflow_version}"
         f" - revision {view.revision} - max severity {view.max_severity}\n"
     )
     out.write(
-        f"{view.direction} {to_jsonable(view.amount)} {view.currency} with {view.counterparty}"
-        f" - owner {view.owner}, submitted by {view.submitted_by}\n"
+        safe_text(
+            f"{view.direction} {money(view.amount)} {view.currency} with {view.counterparty}"
+            f" - owner {view.owner}, submitted by {view.submitted_by}"
+        )
+        + "\n"
     )
     if view.flags:
         print_table(
@@ -215,8 +223,16 @@ def tasks(
     """
     from engine.services.views import list_tasks
 
-    user = None if all_ else acting_user(as_user)
     with runtime() as rt:
+        if all_:
+            who = acting_as(rt, as_user)
+            if who is not None:  # as on the web: every task is for admins and managers
+                from engine.services.access import require_all_tasks
+
+                require_all_tasks(who)
+            user = None
+        else:
+            user = acting_as(rt, acting_user(as_user)).username
         views = list_tasks(rt, user, all_tasks=all_, limit=limit + 1, offset=offset)
     more = len(views) > limit
     views = views[:limit]
@@ -270,12 +286,15 @@ def act(
 
 def show(
     contract: Annotated[str, typer.Argument(help="contract id")],
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """One contract: stage, flags, tasks, obligations, revisions and history."""
+    """One contract: stage, flags, tasks, obligations, revisions and history (with --as:
+    only a contract that user may see, as in the web app)."""
     from engine.services.views import show as do_show
 
     with runtime() as rt:
+        require_visible(rt, acting_as(rt, as_user), contract)
         view = do_show(rt, contract)
     _emit_contract(view, fmt)
 
@@ -339,12 +358,20 @@ def delegations(
     user: Annotated[
         str | None, typer.Option("--user", help="only those given by or to USER")
     ] = None,
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Delegations, newest first."""
+    """Delegations, newest first (with --as: an admin sees all, others their own)."""
     from engine.services.lifecycle import list_delegations
 
     with runtime() as rt:
+        who = acting_as(rt, as_user)
+        if who is not None and not who.has("admin"):
+            if user not in (None, who.username):
+                from engine.errors import Forbidden
+
+                raise Forbidden(f"{who.username} may list only their own delegations")
+            user = who.username
         views = list_delegations(rt, user)
     emit(views, fmt, columns=["id", "from_user", "to_user", "starts_on", "ends_on"])
 
@@ -365,7 +392,7 @@ def reassign(
     _emit_contract(view, fmt)
 
 
-def escalate(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def escalate(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Escalate overdue tasks now (the scheduler does this every hour)."""
     from engine.services.sla import escalate_overdue_tasks
 
@@ -376,6 +403,7 @@ def escalate(fmt: FormatOpt = OutputFormat.TABLE) -> None:
 
 def workflows_validate(
     files: Annotated[list[Path], typer.Argument(help="workflow files (.yaml)")],
+    as_user: NoUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
     """Check workflow files; store nothing. Exit 2 with `file:line: message` lines."""
@@ -394,22 +422,26 @@ def workflows_validate(
 
 def workflows_load(
     files: Annotated[list[Path], typer.Argument(help="workflow files (.yaml)")],
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Validate and store workflow versions (a changed definition needs a new version)."""
+    """Validate and store workflow versions (a changed definition needs a new version;
+    with --as: an admin's job, as in the web app)."""
     from engine.services.workflows import load_files
 
     with runtime() as rt:
+        _require_admin_if_named(rt, as_user)
         loaded = load_files(rt, files)
     data: dict[str, Any] = {"loaded": loaded}
     emit(data, fmt, table=lambda d: print_table(d["loaded"], ["workflow", "version", "status"]))
 
 
-def workflows_list(fmt: FormatOpt = OutputFormat.TABLE) -> None:
-    """Stored workflow versions and how many contracts run on each."""
+def workflows_list(as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
+    """Stored workflow versions and how many contracts run on each (with --as: admins)."""
     from engine.services.workflows import list_workflows
 
     with runtime() as rt:
+        _require_admin_if_named(rt, as_user)
         views = list_workflows(rt)
     emit(
         views,
@@ -418,7 +450,7 @@ def workflows_list(fmt: FormatOpt = OutputFormat.TABLE) -> None:
     )
 
 
-def workflows_fields(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def workflows_fields(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """The fields a `when` condition may use, with their types."""
     from engine.expressions import export_vocabulary
 
@@ -427,12 +459,22 @@ def workflows_fields(fmt: FormatOpt = OutputFormat.TABLE) -> None:
 
 def audit_verify(
     contract: Annotated[str | None, typer.Argument(help="one contract (default: all)")] = None,
+    as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Check the audit trail's hash chains; exit 1 when an event was changed, removed or moved."""
+    """Check the audit trail's keyed hash chains and what they pin; exit 1 when an event
+    was changed, removed or moved (with --as: a contract that user may see; the whole
+    trail for those who see every contract)."""
     from engine.services.audit import verify
 
     with runtime() as rt:
+        who = acting_as(rt, as_user)
+        if who is not None and contract is None:
+            from engine.services.access import require_see_all
+
+            require_see_all(who)
+        if contract is not None:
+            require_visible(rt, who, contract)
         report = verify(rt, contract)
     if fmt is OutputFormat.JSON:
         emit(report, fmt)
@@ -445,3 +487,11 @@ def audit_verify(
             sys.stderr.write(f"error: {line}\n")
     if not report.verified:
         raise typer.Exit(1)
+
+
+def _require_admin_if_named(rt: Any, as_user: str | None) -> None:
+    who = acting_as(rt, as_user)
+    if who is not None:
+        from engine.services.access import require_admin
+
+        require_admin(who)

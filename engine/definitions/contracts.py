@@ -16,6 +16,10 @@ from engine.definitions.yamlio import LineMap, format_loc, load_data_file
 from engine.domain.contract import Contract, cross_field_problems, parse_contract
 from engine.errors import InvalidContract, InvalidInput
 
+# Contract files are written once per deal: an anchor/alias there is never needed, and
+# refusing them outright closes the "billion laughs" door without any budget to tune.
+_WHAT = "contract files"
+
 _MESSAGES = {
     "extra_forbidden": "unknown key (check the spelling; see docs/contract-format.md)",
     "missing": "required",
@@ -76,7 +80,7 @@ def load_contract_text(
 ) -> Contract:
     """Parse contract text named `source` (its suffix picks JSON or YAML)."""
     try:
-        data, lines = load_data_file(Path(source), text)
+        data, lines = load_data_file(Path(source), text, allow_aliases=False, what=_WHAT)
     except InvalidInput as exc:
         raise InvalidContract(exc.problems) from None
     contract, problems = contract_problems(data, lines, currencies)
@@ -88,7 +92,7 @@ def load_contract_text(
 def load_contract_file(path: Path, currencies: Collection[str] | None = None) -> Contract:
     """Read one contract file; raises `InvalidContract` listing every problem."""
     try:
-        data, lines = load_data_file(path)
+        data, lines = load_data_file(path, allow_aliases=False, what=_WHAT)
     except InvalidInput as exc:
         raise InvalidContract(exc.problems) from None
     contract, problems = contract_problems(data, lines, currencies)

@@ -64,6 +64,10 @@ COND_KEYS = ("all", "any", "not", "some", "none", "sum", "field")
 OPERAND_KEYS = ("param", "field", "as_of", "plus_days", "minus_days", "percent")
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+MAX_COND_DEPTH = 16
+"""Levels of all / any / not / where one condition may nest. Both compilers (durable_rules
+and plain Python) and the explanations recurse per level; real rules use three or four."""
+NESTING_KEYS = ("all", "any", "not", "where")
 
 
 @dataclass
@@ -286,6 +290,13 @@ def _op(f: _File, raw: Mapping[str, Any], loc: Loc, fixed: tuple[str, ...]) -> s
 
 
 def _cond(f: _File, raw: Any, loc: Loc, scope: str | None) -> Cond | None:
+    if sum(1 for part in loc if part in NESTING_KEYS) > MAX_COND_DEPTH:
+        f.err(
+            loc,
+            f"expression nested too deeply (limit {MAX_COND_DEPTH} levels of all / any / "
+            "not / where)",
+        )
+        return None
     if not isinstance(raw, Mapping):
         f.err(loc, f"a condition must be a mapping with one of: {_allowed(COND_KEYS)}")
         return None

@@ -66,7 +66,8 @@ def _check_when(p: _Problems, value: Any, loc: Loc) -> str | None:
     try:
         parse(value)
     except ExpressionError as exc:
-        p.add(loc, f"{exc.message} (column {exc.column} of {value!r})")
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        p.add(loc, f"{exc.message} (column {exc.column} of {shown!r})")
         return None
     return value
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from engine import yamlsafe
 from engine.errors import InvalidInput
 
 Loc = tuple[str | int, ...]
@@ -95,36 +96,42 @@ def _text_dates_constructor() -> Any:
     return TextDates
 
 
-def load_yaml_text(text: str, source: str) -> tuple[Any, LineMap]:
-    """Parse YAML; a syntax error becomes one `source:line: message` problem."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    yaml = YAML(typ="rt", pure=True)
-    yaml.allow_duplicate_keys = False
-    yaml.Constructor = _text_dates_constructor()
-    try:
-        doc = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else "?"
-        problem = (exc.problem or exc.context or "malformed YAML").strip()
-        raise InvalidInput(f"{source}:{line}: malformed YAML: {problem}") from None
-    except YAMLError as exc:
-        raise InvalidInput(f"{source}: malformed YAML: {exc}") from None
-    except ValueError as exc:  # a scalar ruamel could not build
-        raise InvalidInput(f"{source}: malformed YAML: {exc}") from None
+def load_yaml_text(
+    text: str, source: str, *, allow_aliases: bool = True, what: str = "YAML"
+) -> tuple[Any, LineMap]:
+    """Parse YAML within `engine.yamlsafe`'s bounds (size, depth, alias expansion); a
+    syntax error or a refused document becomes one `source:line: message` problem."""
+    doc = yamlsafe.load(
+        text,
+        source,
+        constructor=_text_dates_constructor(),
+        allow_aliases=allow_aliases,
+        what=what,
+    )
     lines = LineMap()
     lines.set((), 1)
     return _plain(doc, (), lines), lines
 
 
 def load_json_text(text: str, source: str) -> tuple[Any, LineMap]:
-    """Parse JSON with `Decimal` numbers; a syntax error names the line."""
+    """Parse JSON with `Decimal` numbers; a syntax error names the line.
+
+    JSON has no aliases, but it nests: the same size and depth bounds as YAML apply
+    (`[[[[...` a hundred thousand deep would otherwise end in a RecursionError)."""
+    if len(text) > yamlsafe.MAX_CHARS:
+        raise InvalidInput(
+            f"{source}: JSON document is {len(text)} characters, "
+            f"over the limit of {yamlsafe.MAX_CHARS}"
+        )
+    too_deep = f"{source}: JSON nested too deeply (limit {yamlsafe.MAX_DEPTH} levels)"
     try:
         data = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{source}:{exc.lineno}: malformed JSON: {exc.msg}") from None
+    except RecursionError:
+        raise InvalidInput(too_deep) from None
+    if yamlsafe.depth(data) > yamlsafe.MAX_DEPTH:
+        raise InvalidInput(too_deep)
     return data, LineMap()
 
 
@@ -146,9 +153,11 @@ def read_text(path: Path, max_bytes: int = 5 * 1024 * 1024) -> str:
         raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def load_data_file(path: Path, text: str | None = None) -> tuple[Any, LineMap]:
+def load_data_file(
+    path: Path, text: str | None = None, *, allow_aliases: bool = True, what: str = "YAML"
+) -> tuple[Any, LineMap]:
     """Load YAML or JSON by extension (.json is JSON, anything else YAML)."""
     text = read_text(path) if text is None else text
     if path.suffix.lower() == ".json":
         return load_json_text(text, str(path))
-    return load_yaml_text(text, str(path))
+    return load_yaml_text(text, str(path), allow_aliases=allow_aliases, what=what)

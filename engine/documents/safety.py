@@ -7,6 +7,11 @@ a user can act on: a file past the size limit; something that is not a zip (an o
 inflated in a streaming pass that stops as soon as the real uncompressed total passes the
 limit, so a lying size header cannot get past it. XML entities are not expanded later
 (python-docx's parser has `resolve_entities=False`), which closes the billion-laughs door.
+
+Order matters: the declared sizes in the central directory are checked before any part is
+read, and even the one part we look into first (`[Content_Types].xml`) is read through a
+capped stream. A 1 MB archive whose content types inflate to 1 GiB used to be read whole
+(2.3 GB of memory, seconds of CPU) just to be told it was "implausibly large".
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ WORD_MAIN_TYPES = (
 )
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CHUNK = 64 * 1024
+MAX_CONTENT_TYPES_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ def check_docx(content: bytes, name: str, limits: Limits | None = None) -> None:
             raise InvalidInput(
                 f"{name}: archive has {len(infos)} parts (limit {limits.max_entries}); refused"
             )
+        _check_declared_sizes(infos, name, limits)
         _check_parts(archive, name)
         _inflate_within_limit(archive, infos, name, limits)
 
@@ -91,12 +98,7 @@ def _check_parts(archive: zipfile.ZipFile, name: str) -> None:
         )
     if "[Content_Types].xml" not in names:
         raise InvalidInput(f"{name}: not a Word document (no [Content_Types].xml in the archive)")
-    try:
-        types = archive.read("[Content_Types].xml")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-        raise InvalidInput(f"{name}: corrupt .docx archive ({exc})") from None
-    if len(types) > 1024 * 1024:
-        raise InvalidInput(f"{name}: [Content_Types].xml is implausibly large; refused")
+    types = _read_capped(archive, "[Content_Types].xml", name, MAX_CONTENT_TYPES_BYTES)
     text = types.decode("utf-8", errors="replace")
     lowered = text.lower()
     if any(t.lower() in lowered for t in MACRO_CONTENT_TYPES):
@@ -110,17 +112,53 @@ def _check_parts(archive: zipfile.ZipFile, name: str) -> None:
         )
 
 
+def _bomb_message(name: str, limits: Limits) -> str:
+    return (
+        f"{name}: expands to more than {_size(limits.max_uncompressed_bytes)} when unpacked "
+        "(a decompression bomb?); refused"
+    )
+
+
+def _check_declared_sizes(infos: list[zipfile.ZipInfo], name: str, limits: Limits) -> None:
+    """What the central directory says, checked before a single byte is inflated."""
+    if sum(i.file_size for i in infos) > limits.max_uncompressed_bytes:
+        raise InvalidInput(_bomb_message(name, limits))
+    types = next((i for i in infos if i.filename == "[Content_Types].xml"), None)
+    if types is not None and types.file_size > MAX_CONTENT_TYPES_BYTES:
+        raise InvalidInput(f"{name}: [Content_Types].xml is implausibly large; refused")
+
+
+def _read_capped(archive: zipfile.ZipFile, part: str, name: str, cap: int) -> bytes:
+    """One part, streamed, refused as soon as it passes `cap` (a header can lie)."""
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        with archive.open(part) as stream:
+            while chunk := stream.read(_CHUNK):
+                total += len(chunk)
+                if total > cap:
+                    raise InvalidInput(f"{name}: {part} is implausibly large; refused")
+                chunks.append(chunk)
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        NotImplementedError,
+        ValueError,
+    ) as exc:
+        if isinstance(exc, InvalidInput):
+            raise
+        raise InvalidInput(f"{name}: corrupt .docx archive ({exc})") from None
+    return b"".join(chunks)
+
+
 def _inflate_within_limit(
     archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], name: str, limits: Limits
 ) -> None:
     """Decompress every part, counting real bytes; stop at the limit (headers can lie)."""
-    declared = sum(i.file_size for i in infos)
-    bomb = (
-        f"{name}: expands to more than {_size(limits.max_uncompressed_bytes)} when unpacked "
-        "(a decompression bomb?); refused"
-    )
-    if declared > limits.max_uncompressed_bytes:
-        raise InvalidInput(bomb)
+    bomb = _bomb_message(name, limits)
     total = 0
     for info in infos:
         if info.flag_bits & 0x1:

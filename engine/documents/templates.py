@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from engine import yamlsafe
 from engine.errors import InvalidInput, NotFound
 
 TABLES = ("key_terms", "schedule", "guarantees", "obligations")
@@ -55,13 +56,12 @@ class Company:
 
 
 def _load_yaml(path: Path) -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
+    """Templates are admin data like workflows: the same bounded YAML reader applies."""
     try:
-        return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
-    except (OSError, YAMLError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"{path}: cannot read template: {exc}") from None
+    return yamlsafe.load(text, str(path), typ="safe")
 
 
 def _text(data: Mapping[str, Any], key: str, where: str) -> str:

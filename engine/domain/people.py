@@ -46,3 +46,18 @@ class UserView(BaseModel):
     roles: list[str] = Field(default_factory=list)
     active: bool = True
     notify: str = "immediate"  # task emails: immediate | digest | off
+
+
+class Principal(BaseModel):
+    """The signed-in user as the access checks see them (re-exported by
+    `engine.services.auth`, which makes them)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    username: str
+    roles: frozenset[str]
+    email: str | None = None
+
+    def has(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)

@@ -26,8 +26,9 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine.domain.contract import CONTRACT_ID_PATTERN
-from engine.errors import Forbidden, NotFound
+from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.services.auth import Principal
+from engine.services.runtime import Runtime
 from engine.store import models as m
 
 SEE_ALL = ("admin", "contract_manager", "risk_officer")
@@ -157,12 +158,48 @@ def require_admin(who: Principal) -> None:
 def require_new_or_revisable(session: Session, who: Principal, code: str, today: dt.date) -> None:
     """A draft naming a stored contract is a revision of it: only for those who may revise.
 
-    A stored contract `who` may not see is refused without saying more about it."""
+    A stored contract `who` may not see answers 404, word for word as reading it would:
+    a 403 here would confirm to a stranger that the id exists."""
     exists_at_all = session.scalar(select(m.Contract.id).where(m.Contract.code == code))
     if exists_at_all is None:
         return
-    try:
-        row = contract_row(session, who, code, today)
-    except NotFound:
-        raise Forbidden(f"{code} is an existing contract that you may not revise") from None
-    require_revise(who, row)
+    require_revise(who, contract_row(session, who, code, today))
+
+
+class NotVisible(Forbidden):
+    """A contract the acting user may not see, or that does not exist (SPEC 4a: the CLI
+    answers both the same way, exit 1, as the web answers both 404)."""
+
+
+def acting_principal(rt: Runtime, username: str) -> Principal:
+    """The user a command acts as (`--as`); an unknown or deactivated name is bad input."""
+    from engine.services.auth import principal
+
+    with rt.db.reads() as session:
+        user = session.scalar(select(m.User).where(m.User.username == username))
+        if user is None:
+            raise InvalidInput(
+                f"--as: user {username!r} does not exist (add it with `contractflow users add`)"
+            )
+        if not user.active:
+            raise InvalidInput(f"--as: user {username!r} is deactivated")
+        return principal(user)
+
+
+def check_visible(rt: Runtime, who: Principal, code: str) -> None:
+    """Refuse, as "not found or not visible", a contract `who` may not see."""
+    with rt.db.reads() as session:
+        try:
+            contract_row(session, who, code, rt.today())
+        except NotFound:
+            raise NotVisible(
+                f"contract {code!r}: not found or not visible to {who.username}"
+            ) from None
+
+
+def require_see_all(who: Principal) -> None:
+    if not who.has(*SEE_ALL):
+        raise Forbidden(
+            f"{who.username} may not read every contract ({', '.join(SEE_ALL)}); "
+            "name one contract they may see"
+        )

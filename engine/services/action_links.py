@@ -1,7 +1,8 @@
 """One-click actions from a task email (SPEC section 9).
 
 A link is `<base_url>/email-actions/<token>`. The token is signed with itsdangerous (an
-HMAC-SHA256 `Signer` keyed by `CONTRACTFLOW_SECRET_KEY`, its own salt) over (task, user,
+HMAC-SHA256 `Signer` keyed by the session key - `CONTRACTFLOW_SECRET_KEY`, else the data folder's
+`session.key` - with its own salt) over (task, user,
 action) and the time the email was written; nothing else can make one, and its age is
 checked against `CONTRACTFLOW_ACTION_LINK_DAYS` by the runtime's clock. It is derived, not stored: the sender signs it while
 rendering the email, and a resent email (after a crash) carries the same link. When a link
@@ -30,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.errors import Conflict, Forbidden
 from engine.services.runtime import Runtime
+from engine.services.sessions import session_secret
 from engine.store import models as m
 
 SALT = "contractflow.email-action"
@@ -59,7 +61,7 @@ def make_token(rt: Runtime, task_id: int, user_id: int, action: str, issued: dt.
     if action not in ACTIONS:
         raise ValueError(f"not a one-click action: {action}")
     value = f"{task_id}.{user_id}.{action}.{int(issued.timestamp())}"
-    signed = _signer(rt.settings.secret_key.get_secret_value()).sign(value)
+    signed = _signer(session_secret(rt.settings)).sign(value)
     return signed.decode() if isinstance(signed, bytes) else str(signed)
 
 
@@ -92,7 +94,7 @@ class Claim:
 def read_token(rt: Runtime, token: str) -> Claim:
     """The signed content of a link, or `LinkRefused(403)` saying why not."""
     try:
-        value = _signer(rt.settings.secret_key.get_secret_value()).unsign(token)
+        value = _signer(session_secret(rt.settings)).unsign(token)
     except BadSignature:
         raise LinkRefused(
             403, "this link is not valid (it was altered or not made by us)"

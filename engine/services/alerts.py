@@ -48,19 +48,34 @@ def send_alerts(rt: Runtime, **options: Any) -> SendResult:
     return send_pending(rt, **options)
 
 
-def run_alerts(rt: Runtime, as_of: dt.date | None = None, **send_options: Any) -> dict[str, int]:
+def run_alerts(
+    rt: Runtime, as_of: dt.date | None = None, *, force: bool = False, **send_options: Any
+) -> dict[str, int]:
     """The alert job: plan for `as_of` (default today), then send.
 
     `failed` counts alerts this run could not deliver: refused for good (see `alerts list
     --status failed`) or still pending because the server deferred them or was unreachable.
+    A date in the future is refused unless `force` (issue 18 item 9): each obligation gets
+    one email per level, ever, so a run "as of" next month sends tomorrow's alerts now -
+    with levels (overdue, critical) that are not true yet - and uses up the real ones.
+    When the sender's time budget runs out, `stopped_after_seconds` says so.
     """
+    today = rt.today()
+    if as_of is not None and as_of > today and not force:
+        raise InvalidInput(
+            f"as_of: {as_of} is in the future (today is {today}); alerts for it would go out "
+            'now and use up the real ones; pass --force (API: "force": true) to run it anyway'
+        )
     plan = plan_alerts(rt, as_of)
     sent = send_alerts(rt, **send_options)
-    return {
+    result = {
         "sent": sent.sent,
         "skipped_duplicates": plan.skipped_duplicates,
         "failed": sent.failed + sent.deferred,
     }
+    if sent.budget_used_up is not None:
+        result["stopped_after_seconds"] = sent.budget_used_up
+    return result
 
 
 def view(row: m.OutboxMessage) -> dict[str, Any]:

@@ -17,7 +17,10 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Row, Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from engine.domain.people import Principal as Principal  # re-exported: callers import it here
 from engine.errors import InvalidInput, NotFound
+from engine.services import admin_log
+from engine.services.admin_log import Actor, command_line_actor
 from engine.services.runtime import Runtime
 from engine.services.users import get_user, verify_password
 from engine.store import models as m
@@ -25,20 +28,6 @@ from engine.store import models as m
 TOKEN_PREFIX = "cft_"  # noqa: S105 - a marker, not a secret
 #: `last_used_at` is refreshed at most this often, so API calls do not all write.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
-
-
-class Principal(BaseModel):
-    """The signed-in user as the access checks see them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: int
-    username: str
-    roles: frozenset[str]
-    email: str | None = None
-
-    def has(self, *roles: str) -> bool:
-        return any(r in self.roles for r in roles)
 
 
 class TokenView(BaseModel):
@@ -69,7 +58,7 @@ def principal(user: m.User) -> Principal:
     )
 
 
-def _principal_from_rows(rows: Sequence[Row[*tuple[Any, ...]]]) -> Principal | None:
+def principal_from_rows(rows: Sequence[Row[*tuple[Any, ...]]]) -> Principal | None:
     """(user id, username, email, active, role) rows of one user -> Principal."""
     if not rows or not rows[0].active:
         return None
@@ -82,7 +71,7 @@ def _principal_from_rows(rows: Sequence[Row[*tuple[Any, ...]]]) -> Principal | N
     )
 
 
-def _user_with_roles() -> Select[int, str, str | None, bool, str]:
+def user_with_roles() -> Select[int, str, str | None, bool, str]:
     """The user's columns and one row per role, in one statement (no ORM objects: this runs
     on every request)."""
     return select(
@@ -92,9 +81,9 @@ def _user_with_roles() -> Select[int, str, str | None, bool, str]:
 
 # Built once: SQLAlchemy then reuses each statement's cache key and compiled form, where a
 # statement built per call costs more CPU than the query itself (these run on every request).
-_PRINCIPAL_BY_ID = _user_with_roles().where(m.User.id == bindparam("user_id"))
+_PRINCIPAL_BY_ID = user_with_roles().where(m.User.id == bindparam("user_id"))
 _PRINCIPAL_BY_TOKEN = (
-    _user_with_roles()
+    user_with_roles()
     .add_columns(m.ApiToken.id.label("token_id"), m.ApiToken.last_used_at)
     .join(m.ApiToken, m.ApiToken.user_id == m.User.id)
     .where(m.ApiToken.token_hash == bindparam("token_hash"), m.ApiToken.revoked_at.is_(None))
@@ -109,7 +98,7 @@ _TOKEN_USED = (
 def load_principal(session: Session, user_id: int) -> Principal | None:
     """The user behind a session cookie, or None when they were removed or deactivated."""
     rows = session.execute(_PRINCIPAL_BY_ID, {"user_id": user_id}).all()
-    return _principal_from_rows(rows)
+    return principal_from_rows(rows)
 
 
 def authenticate(rt: Runtime, username: str, password: str) -> Principal | None:
@@ -126,20 +115,29 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(rt: Runtime, username: str, name: str = "") -> NewToken:
-    """A new API token for `username` (an existing, active user)."""
+def create_token(
+    rt: Runtime, username: str, name: str = "", *, by: Actor | None = None
+) -> NewToken:
+    """A new API token for `username` (an existing, active user), in the admin log."""
     if len(name) > 100:
         raise InvalidInput("--name: at most 100 characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = rt.clock()
     with rt.db.transaction() as session:
         user = get_user(session, username)
         if not user.active:
             raise InvalidInput(f"user {username!r} is deactivated")
-        row = m.ApiToken(
-            user_id=user.id, token_hash=hash_token(token), name=name, created_at=rt.clock()
-        )
+        row = m.ApiToken(user_id=user.id, token_hash=hash_token(token), name=name, created_at=now)
         session.add(row)
         session.flush()
+        admin_log.record(
+            session,
+            by if by is not None else command_line_actor(),
+            "token_created",
+            user.username,
+            now,
+            {"token_id": row.id, "name": name},
+        )
         return NewToken(id=row.id, user=user.username, name=name, token=token)
 
 
@@ -152,7 +150,7 @@ def principal_for_token(rt: Runtime, token: str) -> Principal | None:
         return None
     with rt.db.sessions() as session:
         rows = session.execute(_PRINCIPAL_BY_TOKEN, {"token_hash": hash_token(token)}).all()
-        found = _principal_from_rows(rows)
+        found = principal_from_rows(rows)
         if found is None:
             return None
         now = rt.clock()
@@ -181,14 +179,24 @@ def list_tokens(rt: Runtime, username: str | None = None) -> list[TokenView]:
         ]
 
 
-def revoke_token(rt: Runtime, token_id: int) -> TokenView:
+def revoke_token(rt: Runtime, token_id: int, *, by: Actor | None = None) -> TokenView:
+    """Revoke a token (at once: the next request with it gets 401), in the admin log."""
+    now = rt.clock()
     with rt.db.transaction() as session:
         row = session.get(m.ApiToken, token_id)
         if row is None:
             raise NotFound(f"token {token_id} does not exist")
-        if row.revoked_at is None:
-            row.revoked_at = rt.clock()
         user = session.get(m.User, row.user_id)
+        if row.revoked_at is None:
+            row.revoked_at = now
+            admin_log.record(
+                session,
+                by if by is not None else command_line_actor(),
+                "token_revoked",
+                user.username if user else "",
+                now,
+                {"token_id": row.id, "name": row.name},
+            )
         return TokenView(
             id=row.id,
             user=user.username if user else "",

@@ -112,22 +112,31 @@ def _decide_in(
 ) -> tuple[m.Contract, ActOutcome]:
     now = rt.clock()
     comment = comment.strip() if comment else None
-    # The task, its contract (and the version our write will check), the submitter and
-    # the open obligations in one statement: see `transitions` for why this order is safe.
+    # The task, its contract (and the version our write will check), the submitter, the
+    # open obligations and the owner in one statement: see `transitions` for why this
+    # order is safe.
     found = session.execute(
-        select(m.Task, m.Contract, tx.submitter_of_row(), tx.open_obligations_of_row())
+        select(
+            m.Task,
+            m.Contract,
+            tx.submitter_of_row(),
+            tx.open_obligations_of_row(),
+            tx.owner_of_row(),
+        )
         .join(m.Contract, m.Contract.id == m.Task.contract_id)
         .where(m.Task.id == task_id)
     ).one_or_none()
     if found is None:
         raise NotFound(f"task {task_id} does not exist")
-    task, row, submitter, obligations_open = found
+    task, row, submitter, obligations_open, owner = found
     if task.status != "open":
         raise Conflict(f"task {task_id} is {task.status.replace('_', ' ')}, not open")
     user = get_user(session, username)
     if task.stage != row.stage or task.revision != row.current_revision:
         raise Conflict(f"task {task_id} belongs to an earlier step of {row.code}")
-    state, tasks = tx.state(session, row, submitter or "", int(obligations_open or 0))
+    state, tasks = tx.state(
+        session, row, submitter or "", int(obligations_open or 0), owner=owner or ""
+    )
     principal = _principal(session, rt, user, task, state, action, on_behalf_of)
     spec = spec_for(session, row.workflow_id)
     actor = Actor(

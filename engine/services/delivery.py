@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -57,6 +59,7 @@ class SendResult:
     failed: int = 0  # failed for good in this run (5xx, no recipients, too many attempts)
     deferred: int = 0  # still pending after this run (4xx, or the server was unreachable)
     unavailable: str | None = None  # why the batch stopped early, when it did
+    budget_used_up: int | None = None  # the time budget (s) that stopped the run, if one did
 
     def as_dict(self) -> dict[str, int]:
         return {"sent": self.sent, "failed": self.failed, "deferred": self.deferred}
@@ -330,12 +333,20 @@ def send_pending(
     max_attempts: int = 10,
     kinds: tuple[str, ...] | None = None,
     limit: int | None = None,
+    budget_seconds: float | None = None,
 ) -> SendResult:
     """Deliver due outbox rows (at most `limit`, oldest first) over one reused SMTP
-    connection (see module docstring)."""
+    connection (see module docstring).
+
+    A run stops starting new deliveries after `budget_seconds` (default: the setting
+    `alerts_time_budget_seconds`): a server that greylists or answers slowly could
+    otherwise hold one run (and the scheduler's slot) for hours. The rows not tried are
+    given back untouched and stay pending for the next run."""
     result = SendResult()
     after_id = 0
     claimed = 0
+    budget = rt.settings.alerts_time_budget_seconds if budget_seconds is None else budget_seconds
+    deadline = time.monotonic() + budget
     with (
         SmtpSender(smtp_config(rt), retries=retries, backoff=backoff) as sender,
         _Recorder(rt) as recorder,
@@ -349,6 +360,12 @@ def send_pending(
             after_id = rows[-1].id
             ahead = _Lookahead(rt, rows)
             for index in range(len(rows)):
+                if time.monotonic() >= deadline:
+                    result.budget_used_up = math.ceil(budget)
+                    recorder.wait()
+                    _release(rt, [r.id for r in rows[index:]], None)
+                    result.deferred += count_due(rt, kinds)
+                    return result
                 outcome = _deliver_one(
                     rt,
                     sender,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from engine.domain.risk import Severity
+from engine.services import access
 from engine.services.auth import Principal
 from engine.services.runtime import Runtime
 from engine.services.views import not_approved_by
@@ -452,27 +453,41 @@ def bulk_approve(
     """Approve several low-risk tasks, each in its own transaction.
 
     Only tasks whose contract's highest flag is `low` or none qualify; each approval goes
-    through the same checks as a single one (role, assignment, no self-approval), and one
-    refusal does not undo the others.
+    through the same checks as a single one (visibility, role, assignment, no
+    self-approval), and one refusal does not undo the others. A task on a contract `who`
+    may not see is refused with the words a single act uses, without its risk or roles.
     """
     from engine.errors import ContractflowError
     from engine.services.lifecycle import act
 
     ids = list(dict.fromkeys(task_ids))[:MAX_PER_PAGE]
     with rt.db.reads() as session:
-        severities = dict(
+        contract_of = dict(
+            session.execute(select(m.Task.id, m.Task.contract_id).where(m.Task.id.in_(ids))).all()
+        )
+        # Only contracts `who` may see say anything about themselves (their risk here,
+        # the roles in `act`'s refusals): the others are refused as a single act is.
+        visible = dict(
             session.execute(
-                select(m.Task.id, m.Contract.max_severity)
-                .join(m.Contract, m.Contract.id == m.Task.contract_id)
-                .where(m.Task.id.in_(ids))
+                select(m.Contract.id, m.Contract.max_severity).where(
+                    m.Contract.id.in_(set(contract_of.values())),
+                    access.visible_contracts(session, who, rt.today()),
+                )
             ).all()
         )
+    existing = set(contract_of)
+    severities = {t: visible[c] for t, c in contract_of.items() if c in visible}
     approved: list[int] = []
     refused: list[BulkRefusal] = []
     for task_id in ids:
         severity = severities.get(task_id)
-        if severity is None:
+        if task_id not in existing:
             refused.append(BulkRefusal(task=task_id, error=f"task {task_id} does not exist"))
+            continue
+        if severity is None:
+            refused.append(
+                BulkRefusal(task=task_id, error=f"{who.username} may not act on task {task_id}")
+            )
             continue
         if severity not in LOW_RISK:
             refused.append(

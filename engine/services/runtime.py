@@ -12,6 +12,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from engine.definitions.riskconfig import RiskConfig, load_risk_config
+from engine.services.audit_key import SESSION_INFO as AUDIT_KEY_INFO
+from engine.services.audit_key import AuditKey
 from engine.settings import Settings, get_settings
 from engine.store.db import Database
 
@@ -36,6 +38,8 @@ class Runtime:
         self.settings = settings or get_settings()
         self.db = db or Database(self.settings.database_url)
         self.clock = clock
+        self.audit_key = AuditKey(self.settings)
+        self.db.session_info[AUDIT_KEY_INFO] = self.audit_key
         self._evaluator: RiskEvaluator | None = None
 
     @cached_property

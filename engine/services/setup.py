@@ -18,7 +18,7 @@ def initialise(rt: Runtime) -> dict[str, Any]:
     from engine.services.rules import check_shipped_rules, load_shipped_rules
 
     rules = check_shipped_rules(rt)  # a broken rules/ is refused before anything is written
-    migrate.upgrade(rt.db)
+    migrate.upgrade(rt.db, audit_key=rt.audit_key.get)
     with rt.db.transaction() as session:
         seed_roles(session)
     result: dict[str, Any] = {"database": rt.db.redacted_url(), "workflows": [], "rules": 0}

@@ -191,6 +191,11 @@ def submitter_of_row() -> Any:
     return select(m.User.username).where(m.User.id == m.Contract.submitted_by_id).scalar_subquery()
 
 
+def owner_of_row() -> Any:
+    """The owner's user name as a scalar subquery correlated to `contracts`."""
+    return select(m.User.username).where(m.User.id == m.Contract.owner_id).scalar_subquery()
+
+
 def _table(model: type[m.Base]) -> Table:
     return cast("Table", model.__table__)
 
@@ -248,7 +253,7 @@ class StoredTasks(Mapping[int, m.Task]):
 
 
 def state(
-    session: Session, row: m.Contract, submitter: str, obligations_open: int
+    session: Session, row: m.Contract, submitter: str, obligations_open: int, owner: str = ""
 ) -> tuple[ContractState, Mapping[int, m.Task]]:
     """The machine's view of `row`: its open tasks of the current stage and revision with
     their assignees (one statement), and their approvals (a second one, only when a task
@@ -270,6 +275,7 @@ def state(
         stage=row.stage,
         status=row.status,
         submitter=submitter,
+        owner=owner,
         tasks=tuple(
             TaskState(
                 key=task_id,
@@ -326,9 +332,15 @@ def write(
     row.stage = tr.state.stage
     row.status = tr.state.status
     row.updated_at = now
-    record = audit.next_event(
-        row, action, at=now, from_stage=from_stage, to_stage=row.stage, **event
-    )
+    fields: dict[str, Any] = {
+        "from_stage": from_stage,
+        "to_stage": row.stage,
+        "actor_name": actor.username if actor is not None else None,
+        **event,
+    }
+    if action in audit.REVISION_ACTIONS:  # pin the revision's terms and kept document
+        fields.update(audit.revision_pins(session, row.id, row.current_revision))
+    record = audit.next_event(session, row, action, at=now, **fields)
     session.flush()
     approvals: list[dict[str, Any]] = []
     opened: list[dict[str, Any]] = []

@@ -1,17 +1,25 @@
-"""People: add or update users, list them, hash and check passwords (argon2)."""
+"""People: add or update users, (de)activate them, list them, hash and check passwords
+(argon2). Every change is recorded in the admin log (`engine.services.admin_log`)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.domain.people import ROLE_DESCRIPTIONS, Role, UserView
-from engine.errors import InvalidInput, NotFound
+from engine.domain.people import ROLE_DESCRIPTIONS, Principal, Role, UserView
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
+from engine.services import admin_log
+from engine.services.admin_log import Actor, command_line_actor
 from engine.services.runtime import Runtime
 from engine.store import models as m
+
+log = logging.getLogger("contractflow.auth")
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -99,63 +107,86 @@ def add_user(
     email: str | None = None,
     password: str | None = None,
     notify: str | None = None,
+    *,
+    by: Actor | None = None,
 ) -> UserView:
-    """Add a user, or update an existing one (roles given replace the old ones)."""
+    """Add a user, or update an existing one (roles given replace the old ones).
+
+    Every change goes in the admin log (`by`: who made it; default the command-line
+    account). Setting a password or taking a role away ends the user's web sessions:
+    whoever held the old password or role must sign in again."""
     problems = check_user_input(username, roles, email)
     problems.extend(check_notify(notify))
     if password is not None and len(password) < 8:
         problems.append("password: at least 8 characters")
     if problems:
         raise InvalidInput(problems)
+    actor = by if by is not None else command_line_actor()
+    now = rt.clock()
     with rt.db.transaction() as session:
         seed_roles(session)
         session.flush()
         user = session.scalar(select(m.User).where(m.User.username == username))
+        created = user is None
         if user is None:
             user = m.User(username=username)
             session.add(user)
-        if email is not None:
+        before = set(user.role_names) if not created else set()
+        if email is not None and email != user.email:
+            if not created:
+                admin_log.record(
+                    session,
+                    actor,
+                    "email_changed",
+                    username,
+                    now,
+                    {"from": user.email, "to": email},
+                )
             user.email = email
-        if password is not None:
-            user.password_hash = hash_password(password)
-        if notify is not None:
+        if notify is not None and notify != user.notify:
+            if not created:
+                admin_log.record(
+                    session, actor, "notify_changed", username, now,
+                    {"from": user.notify, "to": notify},
+                )
             user.notify = notify
         if roles:
             wanted = set(roles)
             user.roles = [r for r in user.roles if r.role in wanted] + [
-                m.UserRole(role=r) for r in sorted(wanted - set(user.role_names))
+                m.UserRole(role=r) for r in sorted(wanted - before)
             ]
         session.flush()
-        return view(user)
-
-
-def check_notify(notify: str | None) -> list[str]:
-    if notify is not None and notify not in m.NOTIFY_PREFERENCES:
-        return [f"--notify: {notify!r} is not one of {', '.join(m.NOTIFY_PREFERENCES)}"]
-    return []
-
-
-def set_user(
-    rt: Runtime,
-    username: str,
-    *,
-    email: str | None = None,
-    notify: str | None = None,
-) -> UserView:
-    """Change an existing user's email or notification preference (nothing else moves)."""
-    problems = check_notify(notify)
-    if email is not None and not re.match(EMAIL_PATTERN, email):
-        problems.append(f"--email: {email!r} is not an email address")
-    if problems:
-        raise InvalidInput(problems)
-    with rt.db.transaction() as session:
-        user = get_user(session, username)
-        if email is not None:
-            user.email = email
-        if notify is not None:
-            user.notify = notify
+        after = set(user.role_names)
+        if created:
+            admin_log.record(
+                session, actor, "user_created", username, now, {"roles": sorted(after)}
+            )
+        elif after != before:
+            admin_log.record(
+                session,
+                actor,
+                "roles_changed",
+                username,
+                now,
+                {"added": sorted(after - before), "removed": sorted(before - after)},
+            )
+        ended = 0
+        if password is not None:
+            user.password_hash = hash_password(password)
+            admin_log.record(session, actor, "password_set", username, now, {})
+            if not created:
+                ended = revoke_sessions(session, user.id, now)
+        elif before - after:
+            ended = revoke_sessions(session, user.id, now)
+        if ended:
+            log.info("ended %d web session(s) of %s", ended, username)
         session.flush()
         return view(user)
+
+
+    notify: str | None = None,
+    *,
+    by: Actor | None = None,
 
 
 def list_users(rt: Runtime) -> list[UserView]:

@@ -20,6 +20,8 @@ from engine.definitions.workflows import load_workflow_file, load_workflow_text,
 from engine.domain.views import WorkflowView
 from engine.domain.workflow import WorkflowSpec
 from engine.errors import Conflict, InvalidDefinition, InvalidInput, NotFound
+from engine.services import admin_log
+from engine.services.admin_log import Actor, command_line_actor
 from engine.services.runtime import Runtime
 from engine.store import models as m
 
@@ -73,17 +75,31 @@ def _store(session: Session, spec: WorkflowSpec, text: str, source: str) -> str:
     return "loaded"
 
 
-def load_files(rt: Runtime, paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """Validate every file first, then store them all in one transaction (all or nothing)."""
+def load_files(
+    rt: Runtime, paths: Sequence[Path], *, by: Actor | None = None
+) -> list[dict[str, Any]]:
+    """Validate every file first, then store them all in one transaction (all or nothing).
+    Each version stored (not the unchanged ones) goes in the admin log."""
     errors = validate_files(paths)
     if errors:
         raise InvalidDefinition(errors)
     specs = [(*load_workflow_file(p), str(p)) for p in paths]
     out = []
+    actor = by if by is not None else command_line_actor()
+    now = rt.clock()
     with rt.db.transaction() as session:
         for spec, text, source in specs:
             status = _store(session, spec, text, source)
             out.append({"workflow": spec.name, "version": spec.version, "status": status})
+            if status == "loaded":
+                admin_log.record(
+                    session,
+                    actor,
+                    "workflow_loaded",
+                    f"{spec.name} v{spec.version}",
+                    now,
+                    {"workflow": spec.name, "version": spec.version, "file": Path(source).name},
+                )
     return out
 
 
@@ -183,7 +199,8 @@ def list_workflows(rt: Runtime) -> list[WorkflowView]:
                     active_contracts=int(active or 0),
                     latest=latest[row.name] == row.version,
                     stages=[s.id for s in spec_for(session, row.id).stages],
-                    source=row.source_path,
+                    # The file's name, never the server's folders (the API shows this).
+                    source=Path(row.source_path).name if row.source_path else "",
                     loaded_at=row.loaded_at,
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -20,11 +21,15 @@ def _config() -> Config:
     return cfg
 
 
-def upgrade(db: Database) -> str:
-    """Bring the schema to the newest revision; returns that revision id."""
+def upgrade(db: Database, audit_key: Callable[[], bytes] | None = None) -> str:
+    """Bring the schema to the newest revision; returns that revision id.
+
+    `audit_key` gives the audit trail's key to the migration that re-keys existing
+    chains (0004); it is called only when there are events to re-key."""
     cfg = _config()
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection
+        cfg.attributes["audit_key"] = audit_key
         command.upgrade(cfg, "head")
     return head_revision()
 

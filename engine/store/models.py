@@ -166,6 +166,53 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None]
 
 
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random id; only its SHA-256 is stored, and a
+    request is signed in only while its row is here, unexpired and not revoked: logout,
+    a password change, losing a role or deactivation end sessions at once."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted per key (`account:NAME`, `address:IP`, `pair:NAME@IP`), in
+    the database so every uvicorn worker and a restart see the same counts."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime]
+    blocked_until: Mapped[dt.datetime | None]
+
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures_not_negative"),)
+
+
+class AdminEvent(Base):
+    """Append-only record of administration (users, roles, passwords, tokens, workflows).
+    Triggers refuse UPDATE and DELETE, as on `audit_events`."""
+
+    __tablename__ = "admin_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Who did it as text: a user name, or `cli:OSUSER` for a command run without `--as`.
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_admin_events_at", "at"),)
+
+
 class Delegation(Base):
     """Out of office: `from_user`'s tasks may be acted on by `to_user` between two dates."""
 
@@ -390,7 +437,7 @@ class Approval(Base):
 
 
 class AuditEvent(Base):
-    """Append-only, hash-chained per contract. Triggers refuse UPDATE and DELETE."""
+    """Append-only, HMAC-chained per contract. Triggers refuse UPDATE, DELETE and TRUNCATE."""
 
     __tablename__ = "audit_events"
 
@@ -407,6 +454,13 @@ class AuditEvent(Base):
     revision: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What the event pins (engine.store.audit_hash): the actor's name, and for the events
+    # that bring in a revision (submit, revise) its terms' and kept document's checksums.
+    actor_name: Mapped[str | None] = mapped_column(String(64))
+    terms_sha256: Mapped[str | None] = mapped_column(String(64))
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The id of the key whose HMAC `hash` is (NULL: unkeyed, from before the key).
+    key_id: Mapped[str | None] = mapped_column(String(16))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -22,6 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.services.runtime import Runtime
+from engine.services.sessions import SESSION_LIFETIME, session_secret
 from engine.web import errors
 from engine.web.limits import BodySizeLimit
 from engine.web.templating import make_templates
@@ -29,7 +30,7 @@ from engine.web.templating import make_templates
 log = logging.getLogger("contractflow.web")
 
 SESSION_COOKIE = "contractflow_session"
-SESSION_MAX_AGE = 12 * 3600
+SESSION_MAX_AGE = int(SESSION_LIFETIME.total_seconds())
 #: Pages load nothing from elsewhere and run no inline script.
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -121,14 +122,13 @@ def create_app(rt: Runtime | None = None, *, send_emails: bool = False) -> FastA
     app.state.rt = runtime
     app.state.templates = make_templates(runtime.settings.templates_dir)
 
-    secure = (runtime.settings.base_url or "").startswith("https://")
     app.add_middleware(
         SessionMiddleware,
-        secret_key=runtime.settings.secret_key.get_secret_value(),
+        secret_key=session_secret(runtime.settings),
         session_cookie=SESSION_COOKIE,
         max_age=SESSION_MAX_AGE,
         same_site="lax",
-        https_only=secure,
+        https_only=runtime.settings.cookie_secure,
     )
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.upload_max_bytes)
 

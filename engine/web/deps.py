@@ -17,9 +17,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from engine.errors import Forbidden, Unauthenticated
-from engine.services.auth import Principal, load_principal, principal_for_token
+from engine.services.auth import Principal, principal_for_token
 from engine.services.runtime import Runtime
-from engine.web.security import CSRF_FIELD, CSRF_HEADER, csrf_ok, session_user_id
+from engine.services.sessions import session_principal
+from engine.services.throttle import record_token_failure
+from engine.web.security import CSRF_FIELD, CSRF_HEADER, csrf_ok, session_id_of
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -47,12 +49,13 @@ _bearer = HTTPBearer(
 )
 
 
-def _session_principal(request: Request, rt: Runtime) -> Principal | None:
-    uid = session_user_id(request)
-    if uid is None:
+def session_user(request: Request, rt: Runtime) -> Principal | None:
+    """The user of a live server-side session (one indexed lookup, with their roles)."""
+    session_id = session_id_of(request)
+    if session_id is None:
         return None
     with rt.db.reads() as session:
-        return load_principal(session, uid)
+        return session_principal(session, session_id, rt.clock())
 
 
 def api_user(
@@ -63,9 +66,11 @@ def api_user(
     if credentials is not None:
         who = principal_for_token(rt, credentials.credentials)
         if who is None:
+            # Counted per address; 429 instead of 401 while the address is throttled.
+            record_token_failure(rt, request.client.host if request.client else None)
             raise Unauthenticated("the API token is unknown or revoked")
     else:
-        found = _session_principal(request, rt)
+        found = session_user(request, rt)
         if found is None:
             raise Unauthenticated(
                 "sign in, or send an API token as `Authorization: Bearer TOKEN` "
@@ -84,7 +89,7 @@ ApiUser = Annotated[Principal, Depends(api_user)]
 
 
 def page_user(request: Request, rt: RuntimeDep) -> Principal:
-    who = _session_principal(request, rt)
+    who = session_user(request, rt)
     if who is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)

@@ -2,8 +2,9 @@
 
 Every `ContractflowError` carries its HTTP status (`engine.errors`): bad input 400, an
 invalid contract or definition 422, not signed in 401, not allowed 403, not found 404, a
-conflict (someone acted first, a task is closed) 409, an upload too large 413. The JSON
-body is `{"error": first line, "problems": [every line]}`.
+conflict (someone acted first, a task is closed) 409, an upload too large 413, too many
+failed sign-ins 429 (with `Retry-After`). The JSON body is
+`{"error": first line, "problems": [every line]}`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.errors import ContractflowError, Unauthenticated
+from engine.errors import ContractflowError, TooManyAttempts, Unauthenticated
 from engine.web.deps import LoginRequired
 from engine.web.templating import render
 
@@ -32,6 +33,7 @@ TITLES = {
     409: "Conflict",
     413: "Too large",
     422: "Invalid input",
+    429: "Too many attempts",
     500: "Something went wrong",
     503: "Not available",
 }
@@ -74,7 +76,10 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, ContractflowError)
         if isinstance(exc, Unauthenticated) and not wants_json(request):
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-        return error_response(request, exc.http_status, exc.lines())
+        response = error_response(request, exc.http_status, exc.lines())
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)

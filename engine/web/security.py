@@ -1,10 +1,12 @@
 """Session cookie contents and CSRF tokens.
 
 The session cookie is Starlette's signed cookie (itsdangerous, keyed by
-`settings.secret_key`): HttpOnly, SameSite=Lax, and Secure whenever the app is served over
-https (`CONTRACTFLOW_BASE_URL` starting with https). It holds the user id and a CSRF token;
-every form carries that token back and every unsafe request made with the cookie must
-present it (a form field, or the `X-CSRF-Token` header for scripts in the page).
+`engine.services.sessions.session_secret`): HttpOnly, SameSite=Lax, and Secure when
+`settings.cookie_secure` (on by default when `CONTRACTFLOW_BASE_URL` is https). It holds
+a random session id (whose server-side row says who is signed in; see
+`engine.services.sessions`) and a CSRF token; every form carries that token back and
+every unsafe request made with the cookie must present it (a form field, or the
+`X-CSRF-Token` header for scripts in the page).
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ import secrets
 from typing import Any
 
 from starlette.requests import Request
-
-from engine.services.auth import Principal
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -42,20 +42,25 @@ def csrf_ok(request: Request, presented: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), presented.encode())
 
 
-def sign_in(request: Request, who: Principal) -> None:
-    """Start a fresh session for `who` (a new CSRF token too: no session fixation)."""
+def sign_in(request: Request, session_id: str) -> None:
+    """Start a fresh cookie for a new server-side session (a new CSRF token too: no
+    session fixation)."""
     session = _session(request)
     session.clear()
-    session["uid"] = who.id
+    session["sid"] = session_id
     session["csrf"] = secrets.token_urlsafe(24)
 
 
-def sign_out(request: Request) -> None:
+def sign_out(request: Request) -> str | None:
+    """Clear the cookie; returns the session id it held (for the caller to revoke)."""
+    session_id = session_id_of(request)
     _session(request).clear()
+    return session_id
 
 
-def session_user_id(request: Request) -> int | None:
+def session_id_of(request: Request) -> str | None:
+    """The session id the cookie carries (not yet checked against the database)."""
     if "session" not in request.scope:
         return None
-    uid = _session(request).get("uid")
-    return uid if isinstance(uid, int) else None
+    sid = _session(request).get("sid")
+    return sid if isinstance(sid, str) and 20 <= len(sid) <= 100 else None

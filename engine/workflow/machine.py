@@ -51,6 +51,9 @@ class ContractState:
     submitter: str
     tasks: tuple[TaskState, ...] = ()
     open_obligations: int = 0
+    #: The contract's owner (user name): like the submitter, not an approver of its own
+    #: contract in approval stages ("" when unknown or not needed by the caller).
+    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,14 @@ def _decide(
     if task.assignee is not None and task.assignee != who:
         raise Forbidden(f"task {task.key} is assigned to {task.assignee}")
     if verb == "approve":
-        if state.submitter in (who, actor.username) and not wf.self_approval_allowed(stage.id):
-            raise Forbidden(f"{state.submitter} submitted this contract and may not approve it")
+        if not wf.self_approval_allowed(stage.id):
+            # Four eyes: neither the submitter nor the owner approves their own contract,
+            # acting for themselves or standing in for a colleague.
+            people = (who, actor.username)
+            if state.submitter in people:
+                raise Forbidden(f"{state.submitter} submitted this contract and may not approve it")
+            if state.owner and state.owner in people:
+                raise Forbidden(f"{state.owner} owns this contract and may not approve it")
         if who in task.approved_by:
             raise Conflict(f"{who} has already approved task {task.key}")
         if actor.username in task.approvers:

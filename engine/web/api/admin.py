@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.domain.people import UserView
 from engine.domain.views import WorkflowView
 from engine.services import access
+from engine.services.admin_log import AdminEventView, list_events
 from engine.services.alerts import list_alerts, retry_alert, run_alerts
 from engine.services.dashboard import Dashboard, dashboard
 from engine.services.users import list_users
@@ -25,6 +26,7 @@ class RunAlertsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     as_of: dt.date | None = None
+    force: bool = False  # allow an as_of in the future (its alerts go out now)
 
 
 @router.get("/dashboard", response_model=Dashboard, tags=["portfolio"])
@@ -57,7 +59,8 @@ def retry(rt: RuntimeDep, user: ApiUser, alert_id: AlertId) -> dict[str, Any]:
 def run(rt: RuntimeDep, user: ApiUser, body: RunAlertsRequest | None = None) -> dict[str, int]:
     """Run the overdue-obligation alert job now (as `contractflow alerts run`)."""
     access.require_admin(user)
-    return run_alerts(rt, (body or RunAlertsRequest()).as_of)
+    request = body or RunAlertsRequest()
+    return run_alerts(rt, request.as_of, force=request.force)
 
 
 @router.get("/users", response_model=list[UserView], tags=["admin"])
@@ -69,5 +72,18 @@ def users(rt: RuntimeDep, user: ApiUser) -> list[UserView]:
 
 @router.get("/workflows", response_model=list[WorkflowView], tags=["admin"])
 def workflows(rt: RuntimeDep, user: ApiUser) -> list[WorkflowView]:
-    """Every stored workflow version and how many contracts run on it."""
+    """Every stored workflow version and how many contracts run on it (admins only)."""
+    access.require_admin(user)
     return list_workflows(rt)
+
+
+@router.get("/admin/log", response_model=list[AdminEventView], tags=["admin"])
+def admin_events(
+    rt: RuntimeDep,
+    user: ApiUser,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> list[AdminEventView]:
+    """The admin audit log (users, roles, passwords, tokens, workflows), newest first."""
+    access.require_admin(user)
+    return list_events(rt, limit=limit, offset=offset)

@@ -6,13 +6,16 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.domain.views import ContractSummary, ContractView
 from engine.errors import InvalidInput
 from engine.services import access, lifecycle
+from engine.services.auth import Principal
 from engine.services.documents import DOCX_MEDIA_TYPE
 from engine.services.portfolio import visible_contract_list
+from engine.services.runtime import Runtime
 from engine.services.uploads import read_data, read_upload
 from engine.services.views import show
 from engine.web.api.params import ContractCode, Name, ObligationId
@@ -85,7 +88,15 @@ async def submit_upload(
     """Submit a contract file (size-limited, type-checked)."""
     access.require_submit(user)
     content = await file.read(rt.settings.upload_max_bytes + 1)
-    draft, source = read_upload(rt, file.filename, content)
+    # Parsing (YAML, .docx) and the database work are blocking: run them in a worker
+    # thread so a large upload never stalls the event loop, and with it everyone else.
+    return await run_in_threadpool(_submit_file, rt, user, file.filename, content, workflow)
+
+
+def _submit_file(
+    rt: Runtime, user: Principal, filename: str | None, content: bytes, workflow: str | None
+) -> ContractView:
+    draft, source = read_upload(rt, filename, content)
     if draft.id is not None:
         with rt.db.sessions() as session:
             access.require_new_or_revisable(session, user, draft.id, rt.today())

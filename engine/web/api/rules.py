@@ -6,11 +6,13 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.domain.risk import Severity
 from engine.errors import InvalidInput
 from engine.services.checks import check_contract, parse_param_values
+from engine.services.runtime import Runtime
 from engine.services.uploads import read_data, read_upload
 from engine.web.deps import ApiUser, RuntimeDep
 
@@ -52,8 +54,20 @@ async def check_upload(
 ) -> dict[str, Any]:
     """The same for a contract file (size-limited, type-checked)."""
     content = await file.read(rt.settings.upload_max_bytes + 1)
-    contract, _ = read_upload(rt, file.filename, content)
-    return check_contract(rt, contract, as_of, None, _fail_on(fail_on))
+    threshold = _fail_on(fail_on)
+    # Parsing and evaluating block: a worker thread keeps the event loop free for others.
+    return await run_in_threadpool(_check_file, rt, file.filename, content, as_of, threshold)
+
+
+def _check_file(
+    rt: Runtime,
+    filename: str | None,
+    content: bytes,
+    as_of: dt.date | None,
+    fail_on: Severity | None,
+) -> dict[str, Any]:
+    contract, _ = read_upload(rt, filename, content)
+    return check_contract(rt, contract, as_of, None, fail_on)
 
 
 def _fail_on(value: Severity | None) -> Severity | None:

@@ -1,17 +1,19 @@
-"""Admin pages: users and roles, workflow versions, the alert outbox."""
+"""Admin pages: users and roles (with deactivation), workflow versions, the admin log,
+the alert outbox."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from engine.domain.people import ROLE_DESCRIPTIONS
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.services import access
+from engine.services.admin_log import list_events
 from engine.services.alerts import alert_counts, list_alerts, retry_alert
-from engine.services.users import add_user, list_users
+from engine.services.users import add_user, list_users, set_active
 from engine.services.workflows import list_workflows
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
 from engine.web.templating import flash, render
@@ -47,7 +49,9 @@ def save_user(
 ) -> Response:
     access.require_admin(user)
     try:
-        saved = add_user(rt, username, roles, email=email or None, password=password or None)
+        saved = add_user(
+            rt, username, roles, email=email or None, password=password or None, by=user
+        )
     except InvalidInput as exc:
         form = {"username": username, "email": email, "roles": roles}
         return render(
@@ -63,6 +67,43 @@ def save_user(
         )
     flash(request, f"Saved {saved.username}: {', '.join(saved.roles)}")
     return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/{username}/{change}", dependencies=[CsrfForm])
+def activate_page(
+    request: Request,
+    rt: RuntimeDep,
+    user: PageUser,
+    username: Annotated[str, Path(max_length=64)],
+    change: Annotated[str, Path(pattern="^(deactivate|reactivate)$")],
+) -> Response:
+    access.require_admin(user)
+    try:
+        done = set_active(rt, username, change == "reactivate", by=user)
+    except (Conflict, Forbidden, NotFound) as exc:
+        flash(request, "Not done: " + " ".join(exc.lines()))
+    else:
+        if done.active:
+            flash(request, f"{username} is active again; they sign in with their password.")
+        else:
+            flash(
+                request,
+                f"{username} is deactivated: {done.sessions_ended} session(s) ended, "
+                f"{done.tokens_revoked} token(s) revoked, {len(done.tasks_unassigned)} "
+                "task(s) back with their role.",
+            )
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.get("/admin/log")
+def admin_log_page(
+    request: Request,
+    rt: RuntimeDep,
+    user: PageUser,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> Response:
+    access.require_admin(user)
+    return render(request, "admin_log.html", {"events": list_events(rt, 200, offset)})
 
 
 @router.get("/admin/workflows")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
+from engine.domain.views import ContractView
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from engine.services import access, lifecycle
 from engine.services.auth import Principal
@@ -24,9 +26,36 @@ def _workflow_names(rt: Runtime) -> list[str]:
     return sorted({w.workflow for w in list_workflows(rt)})
 
 
+# Parsing an upload (YAML, .docx) and submitting it block for as long as the file takes:
+# the route handlers are async only to read the upload, and hand the rest to a worker
+# thread (run_in_threadpool) so one large upload never stalls the event loop for others.
+
+
 async def _read(upload: UploadFile, limit: int) -> bytes:
     """At most limit + 1 bytes: enough to tell a file is too large without reading it all."""
     return await upload.read(limit + 1)
+
+
+def _submit_file(
+    rt: Runtime, user: Principal, filename: str | None, content: bytes, workflow: str | None
+) -> ContractView:
+    """Parse and submit: blocking work, run in a worker thread (see `submit_upload`)."""
+    contract, source = read_upload(rt, filename, content)
+    if contract.id is not None:
+        with rt.db.sessions() as session:
+            access.require_new_or_revisable(session, user, contract.id, rt.today())
+    return lifecycle.submit_contract(rt, contract, user.username, workflow=workflow, source=source)
+
+
+def _revise_file(
+    rt: Runtime, user: Principal, code: str, filename: str | None, content: bytes
+) -> ContractView:
+    contract, source = read_upload(rt, filename, content)
+    if contract.id is not None and contract.id != code:
+        raise InvalidInput(f"{source}: id: {contract.id} is not the contract {code}")
+    return lifecycle.submit_contract(
+        rt, contract.model_copy(update={"id": code}), user.username, source=source
+    )
 
 
 def _form(
@@ -68,12 +97,8 @@ async def submit_upload(
     access.require_submit(user)
     content = await _read(file, rt.settings.upload_max_bytes)
     try:
-        contract, source = read_upload(rt, file.filename, content)
-        if contract.id is not None:
-            with rt.db.sessions() as session:
-                access.require_new_or_revisable(session, user, contract.id, rt.today())
-        view = lifecycle.submit_contract(
-            rt, contract, user.username, workflow=workflow or None, source=source
+        view = await run_in_threadpool(
+            _submit_file, rt, user, file.filename, content, workflow or None
         )
     except TooLarge as exc:
         return _form(request, rt, user, exc.lines(), status=413)
@@ -102,12 +127,7 @@ async def revise_upload(
         access.require_revise(user, access.contract_row(session, user, code, rt.today()))
     content = await _read(file, rt.settings.upload_max_bytes)
     try:
-        contract, source = read_upload(rt, file.filename, content)
-        if contract.id is not None and contract.id != code:
-            raise InvalidInput(f"{source}: id: {contract.id} is not the contract {code}")
-        view = lifecycle.submit_contract(
-            rt, contract.model_copy(update={"id": code}), user.username, source=source
-        )
+        view = await run_in_threadpool(_revise_file, rt, user, code, file.filename, content)
     except TooLarge as exc:
         return _form(request, rt, user, exc.lines(), status=413, code=code)
     except (InvalidInput, Conflict, Forbidden, NotFound) as exc:

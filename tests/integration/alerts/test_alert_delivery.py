@@ -119,11 +119,11 @@ def test_a_later_date_sends_the_next_level_only(
 
     run_alerts(rt, AS_OF)  # due in 3 days
     assert levels_sent() == ["due_soon"]
-    run_alerts(rt, day(5))  # 2 days late
+    run_alerts(rt, day(5), force=True)  # 2 days late
     assert levels_sent() == ["due_soon", "overdue"]
-    run_alerts(rt, day(10))  # still in the overdue band: nothing
+    run_alerts(rt, day(10), force=True)  # still in the overdue band: nothing
     assert levels_sent() == ["due_soon", "overdue"]
-    run_alerts(rt, day(3 + 61))  # jumps past "high": only the current level goes out
+    run_alerts(rt, day(3 + 61), force=True)  # jumps past "high": only the current level goes out
     assert levels_sent() == ["due_soon", "overdue", "overdue_critical"]
     assert sorted(smtp.messages[-1].recipients) == [
         "alice@example.com",

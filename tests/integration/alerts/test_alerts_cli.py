@@ -37,7 +37,15 @@ def test_alerts_run_list_and_retry_from_the_command_line(
     env = smtp_env(smtp.port)
 
     first = run_cli(
-        "alerts", "run", "--as-of", "2027-03-01", "--format", "json", db_url=db_url, **env
+        "alerts",
+        "run",
+        "--as-of",
+        "2027-03-01",
+        "--force",
+        "--format",
+        "json",
+        db_url=db_url,
+        **env,
     )
     assert first.code == 0, first.stderr
     assert first.json == {"sent": 1, "skipped_duplicates": 0, "failed": 1}
@@ -57,7 +65,15 @@ def test_alerts_run_list_and_retry_from_the_command_line(
     retried = run_cli("alerts", "retry", str(row["id"]), "--format", "json", db_url=db_url, **env)
     assert retried.code == 0 and retried.json["status"] == "pending"
     again = run_cli(
-        "alerts", "run", "--as-of", "2027-03-01", "--format", "json", db_url=db_url, **env
+        "alerts",
+        "run",
+        "--as-of",
+        "2027-03-01",
+        "--force",
+        "--format",
+        "json",
+        db_url=db_url,
+        **env,
     )
     assert again.json == {"sent": 1, "skipped_duplicates": 2, "failed": 0}
     assert len(smtp.messages) == 2

@@ -135,3 +135,29 @@ def test_the_manager_sees_the_dashboard_charts(page, site: str) -> None:  # type
     expect(page.locator("svg.chart")).to_have_count(4)
     expect(page.locator("#by-stage")).to_contain_text("legal review")
     shot(page, "dashboard.png")
+
+
+def test_an_admin_deactivates_a_reviewer_and_the_reviewers_open_browser_is_signed_out(  # type: ignore[no-untyped-def]
+    browser, site: str
+) -> None:
+    expect = playwright_api.expect
+    reviewer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    admin = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    try:
+        sign_in(reviewer, site, "lena")
+        expect(reviewer).to_have_url(f"{site}/inbox")
+        sign_in(admin, site, "root")
+        admin.goto(f"{site}/admin/users")
+        admin.click("button[data-user=lena]")
+        expect(admin.locator(".flash")).to_contain_text("lena is deactivated")
+        expect(admin.locator("button[data-user=lena]")).to_have_text("Reactivate")
+        reviewer.reload()
+        expect(reviewer).to_have_url(f"{site}/login?next=%2Finbox")
+        sign_in(reviewer, site, "lena")  # the right password no longer opens anything
+        expect(reviewer.locator("p.error")).to_have_text("Wrong user name or password.")
+        expect(reviewer).to_have_url(f"{site}/login")
+        admin.goto(f"{site}/admin/log")
+        expect(admin.locator("table")).to_contain_text("user_deactivated")
+    finally:
+        reviewer.context.close()
+        admin.context.close()

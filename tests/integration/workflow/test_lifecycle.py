@@ -307,8 +307,13 @@ def test_audit_verify_detects_removed_last_events(wrt: Runtime, tmp_path: Path) 
     tamper(wrt, "DELETE FROM audit_events WHERE seq = 3")
     report = audit.verify(wrt, code)
     assert not report.verified
-    assert report.problems == [
+    assert report.problems[0] == (
         f"{code}: the trail ends at event 2 but the contract recorded 3 - events were removed"
+    )
+    # The removed event was sam's approval: the approval row it recorded is now unaccounted.
+    assert report.problems[1:] == [
+        f"{code}: task 2: an approval by sam that no event records "
+        "(approver changed or approval added)"
     ]
 
 

@@ -8,6 +8,7 @@ import random
 import time
 from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -26,9 +27,12 @@ WORKERS = 8
 TASKS = 200
 
 
-def race(url: str, worker: int, task_ids: list[int], start_at: float) -> tuple[list[int], int]:
-    """One reviewer's process: try to approve every task, in its own random order."""
-    rt = Runtime(Settings(database_url=url))
+def race(
+    url: str, data_dir: Path, worker: int, task_ids: list[int], start_at: float
+) -> tuple[list[int], int]:
+    """One reviewer's process: try to approve every task, in its own random order (with
+    the deployment's data folder, where the audit key is)."""
+    rt = Runtime(Settings(database_url=url, data_dir=data_dir))
     rt.set_evaluator(FixedEvaluator())
     order = list(task_ids)
     random.Random(worker).shuffle(order)
@@ -65,7 +69,9 @@ def test_exactly_one_reviewer_wins_each_task(wrt: Runtime) -> None:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(WORKERS, mp_context=ctx) as pool:
         futures = [
-            pool.submit(race, wrt.settings.database_url, w, task_ids, start_at)
+            pool.submit(
+                race, wrt.settings.database_url, wrt.settings.data_dir, w, task_ids, start_at
+            )
             for w in range(WORKERS)
         ]
         results = [f.result(timeout=120) for f in futures]

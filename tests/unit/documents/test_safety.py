@@ -126,3 +126,54 @@ def test_a_huge_file_is_refused_as_too_large(good: bytes) -> None:
         f"draft.docx: file is {len(good) / 1024:.0f} KB, over the 10 KB limit for contract documents"
     ]
     assert err.value.http_status == 413
+
+
+def _with_huge_content_types(good: bytes, padding: int) -> bytes:
+    """The document with `[Content_Types].xml` padded by `padding` bytes of whitespace,
+    written as a stream so the test itself never holds the inflated part."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(good)) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in src.infolist():
+            if info.filename != "[Content_Types].xml":
+                dst.writestr(info.filename, src.read(info.filename))
+                continue
+            with dst.open(info.filename, "w", force_zip64=True) as part:
+                part.write(src.read(info.filename))
+                block = b" " * (1024 * 1024)
+                for _ in range(padding // len(block)):
+                    part.write(block)
+    return out.getvalue()
+
+
+def test_inflating_content_types_is_refused_before_the_part_is_read(good: bytes) -> None:
+    import tracemalloc
+
+    bomb = _with_huge_content_types(good, 48 * 1024 * 1024)
+    assert len(bomb) < 1024 * 1024  # under a megabyte on the wire
+    tracemalloc.start()
+    try:
+        line = refused(bomb)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert line == "draft.docx: [Content_Types].xml is implausibly large; refused"
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB while checking"
+
+
+def test_declared_sizes_past_the_limit_are_refused_before_any_part_is_inflated(
+    good: bytes,
+) -> None:
+    import tracemalloc
+
+    bomb = rezip(good, add={"word/media/padding.bin": b"\0" * (24 * 1024 * 1024)})
+    tracemalloc.start()
+    try:
+        line = refused(bomb, limits=Limits(max_uncompressed_bytes=16 * 1024 * 1024))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "expands to more than 16.0 MB when unpacked" in line
+    assert peak < 4 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB while checking"

@@ -153,6 +153,32 @@ def test_only_holders_of_the_role_act_and_the_submitter_never_approves() -> None
         )
 
 
+@pytest.mark.parametrize(
+    "path", sorted((PROJECT_ROOT / "config" / "workflows").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_the_owner_may_not_approve_in_an_approval_stage_of_any_shipped_workflow(path) -> None:  # type: ignore[no-untyped-def]
+    wf = load_workflow_file(path)[0]
+    checked = 0
+    for stage_id in sorted(wf.approval_stages()):
+        stage = wf.stage(stage_id)
+        if not stage.tasks or "approve" not in stage.actions:
+            continue
+        checked += 1
+        role = stage.tasks[0].role.value
+        state = ContractState(
+            stage_id, "active", "alice", (TaskState(5, stage_id, role),), owner="olga"
+        )
+        with pytest.raises(Forbidden, match="olga owns this contract and may not approve it"):
+            transition(wf, state, Decide(5, "approve", person("olga", role)), env())
+        # standing in for a colleague does not get round it either
+        delegate = Actor(username="olga", roles=frozenset({role}), as_user="petra")
+        with pytest.raises(Forbidden, match="owns this contract"):
+            transition(wf, state, Decide(5, "approve", delegate), env())
+        # someone else with the role may
+        transition(wf, state, Decide(5, "approve", person("petra", role)), env())
+    assert checked >= 2
+
+
 def test_the_submitter_may_approve_the_evaluation_after_fulfilment() -> None:
     wf = standard()
     state = ContractState(
