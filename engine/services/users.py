@@ -146,7 +146,11 @@ def add_user(
         if notify is not None and notify != user.notify:
             if not created:
                 admin_log.record(
-                    session, actor, "notify_changed", username, now,
+                    session,
+                    actor,
+                    "notify_changed",
+                    username,
+                    now,
                     {"from": user.notify, "to": notify},
                 )
             user.notify = notify
@@ -184,9 +188,151 @@ def add_user(
         return view(user)
 
 
-    notify: str | None = None,
+def revoke_sessions(session: Session, user_id: int, now: dt.datetime) -> int:
+    """End every live web session of a user (in the caller's transaction); how many."""
+    result = session.execute(
+        update(m.WebSession)
+        .where(m.WebSession.user_id == user_id, m.WebSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+class Deactivation(BaseModel):
+    """What deactivating (or reactivating) a user did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    username: str
+    active: bool
+    sessions_ended: int = 0
+    tokens_revoked: int = 0
+    tasks_unassigned: list[int] = Field(default_factory=list)
+
+
+def set_active(
+    rt: Runtime, username: str, active: bool, *, by: Actor | None = None
+) -> Deactivation:
+    """Deactivate (offboard) or reactivate a user.
+
+    Deactivating ends the user's web sessions and revokes their API tokens at once (a
+    reactivated user signs in again and makes new tokens: an old token never comes back
+    to life), and gives their open assigned tasks back to the role pool (unassigned, with
+    a `reassign` event on each contract). The last active admin cannot be deactivated,
+    nor can an admin deactivate themselves from the web (someone must be left to undo it).
+    """
+    from engine.services import audit
+
+    actor = by if by is not None else command_line_actor()
+    now = rt.clock()
+    with rt.db.transaction() as session:
+        user = get_user(session, username)
+        if user.active == active:
+            state = "active" if active else "deactivated"
+            raise Conflict(f"user {username!r} is already {state}")
+        if not active:
+            if isinstance(actor, Principal) and actor.id == user.id:
+                raise Forbidden("you may not deactivate yourself; ask another admin")
+            if "admin" in user.role_names and _other_active_admins(session, user.id) == 0:
+                raise Conflict(f"{username} is the last active admin; make another admin first")
+        user.active = active
+        if active:
+            admin_log.record(session, actor, "user_reactivated", username, now, {})
+            return Deactivation(username=username, active=True)
+        ended = revoke_sessions(session, user.id, now)
+        tokens = session.execute(
+            update(m.ApiToken)
+            .where(m.ApiToken.user_id == user.id, m.ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        revoked = int(getattr(tokens, "rowcount", 0) or 0)
+        unassigned: list[int] = []
+        open_tasks = session.execute(
+            select(m.Task, m.Contract)
+            .join(m.Contract, m.Contract.id == m.Task.contract_id)
+            .where(m.Task.assignee_id == user.id, m.Task.status == "open")
+            .order_by(m.Task.id)
+        ).all()
+        for task, contract in open_tasks:
+            task.assignee_id = None
+            contract.updated_at = now  # takes the contract's row lock (version bump)
+            session.flush()
+            audit.append(
+                session,
+                contract.id,
+                "reassign",
+                at=now,
+                actor_id=actor.id if isinstance(actor, Principal) else None,
+                task_id=task.id,
+                from_stage=contract.stage,
+                to_stage=contract.stage,
+                revision=contract.current_revision,
+                comment=f"{username} was deactivated; the task is back with the role",
+                details={"role": task.role, "from": username, "to": None},
+            )
+            unassigned.append(task.id)
+        outcome = Deactivation(
+            username=username,
+            active=False,
+            sessions_ended=ended,
+            tokens_revoked=revoked,
+            tasks_unassigned=unassigned,
+        )
+        admin_log.record(
+            session,
+            actor,
+            "user_deactivated",
+            username,
+            now,
+            outcome.model_dump(include={"sessions_ended", "tokens_revoked", "tasks_unassigned"}),
+        )
+        log.info("deactivated %s: %s", username, outcome)
+        return outcome
+
+
+def _other_active_admins(session: Session, user_id: int) -> int:
+    return len([u for u in users_with_role(session, "admin") if u.id != user_id and u.active])
+
+
+def check_notify(notify: str | None) -> list[str]:
+    if notify is not None and notify not in m.NOTIFY_PREFERENCES:
+        return [f"--notify: {notify!r} is not one of {', '.join(m.NOTIFY_PREFERENCES)}"]
+    return []
+
+
+def set_user(
+    rt: Runtime,
+    username: str,
     *,
+    email: str | None = None,
+    notify: str | None = None,
     by: Actor | None = None,
+) -> UserView:
+    """Change an existing user's email or notification preference (nothing else moves);
+    in the admin log like every change to a user."""
+    problems = check_notify(notify)
+    if email is not None and not re.match(EMAIL_PATTERN, email):
+        problems.append(f"--email: {email!r} is not an email address")
+    if problems:
+        raise InvalidInput(problems)
+    actor = by if by is not None else command_line_actor()
+    now = rt.clock()
+    with rt.db.transaction() as session:
+        user = get_user(session, username)
+        if email is not None and email != user.email:
+            admin_log.record(
+                session, actor, "email_changed", username, now, {"from": user.email, "to": email}
+            )
+            user.email = email
+        if notify is not None and notify != user.notify:
+            admin_log.record(
+                session, actor, "notify_changed", username, now, {"from": user.notify, "to": notify}
+            )
+            user.notify = notify
+        session.flush()
+        return view(user)
 
 
 def list_users(rt: Runtime) -> list[UserView]:

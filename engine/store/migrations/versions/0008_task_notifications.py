@@ -1,7 +1,7 @@
 """task notifications: users.notify, action link uses, new outbox kinds
 
 Revision ID: 0008
-Revises: 0001
+Revises: 0004
 Create Date: 2026-12-03 12:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
