@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
-from engine.cli.common import DateOpt, FormatOpt, OutputFormat, emit, parse_date, runtime
+from engine.cli.common import (
+    AsUserOpt,
+    DateOpt,
+    FormatOpt,
+    OutputFormat,
+    acting_as,
+    emit,
+    parse_date,
+    runtime,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -17,18 +28,31 @@ def register(app: typer.Typer) -> None:
     app.add_typer(notify_app, name="notify")
 
 
-def digest(as_of: DateOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def _require_admin(rt: Any, as_user: str | None) -> None:
+    """With --as, the web app's rule for running jobs: an admin (as `alerts run`)."""
+    who = acting_as(rt, as_user)
+    if who is not None:
+        from engine.services.access import require_admin
+
+        require_admin(who)
+
+
+def digest(
+    as_of: DateOpt = None, as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE
+) -> None:
     """Email each `--notify digest` user their open tasks, overdue first (once a day)."""
     from engine.services.digest import send_digests
 
     day = parse_date(as_of, "--as-of")
     with runtime() as rt:
+        _require_admin(rt, as_user)
         emit(send_digests(rt, day), fmt)
 
 
-def reminders(fmt: FormatOpt = OutputFormat.TABLE) -> None:
+def reminders(as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Email tasks on their last day, and delegates about tasks they now cover (once each)."""
     from engine.services.digest import run_reminders
 
     with runtime() as rt:
+        _require_admin(rt, as_user)
         emit(run_reminders(rt), fmt)

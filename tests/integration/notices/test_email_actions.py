@@ -132,7 +132,8 @@ def test_a_forged_or_altered_link_is_refused_with_403(
     altered = links["approve"][:-2] + ("AA" if not links["approve"].endswith("AA") else "BB")
     assert client.get(altered).status_code == 403
     other_key = Runtime(
-        nrt.settings.model_copy(update={"secret_key": SecretStr("another-secret-key-for-forging")}), clock=nrt.clock
+        nrt.settings.model_copy(update={"secret_key": SecretStr("another-secret-key-for-forging")}),
+        clock=nrt.clock,
     )
     forged = make_token(other_key, 1, 1, "approve", nrt.clock())
     other_key.close()
