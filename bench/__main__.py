@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "risk": "bench.bench_risk",
     "alerts": "bench.bench_alerts",
     "counterparties": "bench.bench_counterparties",
+    "notices": "bench.bench_notices",
 }
 
 

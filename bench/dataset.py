@@ -239,7 +239,8 @@ def _runtime(url: str) -> Any:
 
     # Seeding scores with the plain-Python backend: the same rules, the same flags (the
     # rules issue tests that both backends agree), no worker processes to start.
-    return Runtime(Settings(database_url=url, risk_backend="python"))
+    # No task emails: the generator copies contracts, not outbox rows.
+    return Runtime(Settings(database_url=url, risk_backend="python", task_emails=False))
 
 
 def _draft(index: int, workdir: Path) -> Path:

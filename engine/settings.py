@@ -70,6 +70,21 @@ class Settings(BaseSettings):
         default=None, description="Links in emails, e.g. https://cf.example.com"
     )
 
+    task_emails: bool = Field(
+        default=True,
+        description="Email reviewers when a task is theirs (off: only inbox, digest and alerts)",
+    )
+    action_link_days: int = Field(
+        default=7, ge=1, le=90, description="Days a one-click approval link in an email works"
+    )
+    notice_poll_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often `serve` looks for task emails written by other processes",
+    )
+    digest_cron: str = "0 8 * * *"
+    reminders_cron: str = "0 6 * * *"
+
     secret_key: SecretStr | None = Field(
         default=None,
         description="Signs web session cookies; unset: a random key kept in data_dir/session.key",

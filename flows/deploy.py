@@ -1,4 +1,4 @@
-"""`python -m flows.deploy --pool NAME`: register the three flows as deployments on a work pool.
+"""`python -m flows.deploy --pool NAME`: register the flows as deployments on a work pool.
 
 For more than one machine (docs/deployment.md): a Prefect server backed by PostgreSQL, a
 `process` work pool, and `prefect worker start --pool NAME --install-policy never` on every
@@ -22,6 +22,8 @@ FLOWS: dict[str, tuple[str, str]] = {
     "overdue-alerts": ("flows/alerts.py:overdue_alerts", "alerts_cron"),
     "sla-escalations": ("flows/escalations.py:sla_escalations", "escalations_cron"),
     "nightly-rescore": ("flows/rescore.py:nightly_rescore", "rescore_cron"),
+    "task-digest": ("flows/notices.py:task_digest", "digest_cron"),
+    "task-reminders": ("flows/notices.py:task_reminders", "reminders_cron"),
 }
 
 

@@ -1,4 +1,4 @@
-"""`python -m flows.serve`: serve the three flows on their cron schedules.
+"""`python -m flows.serve`: serve the flows on their cron schedules.
 
 Needs a real Prefect server (`PREFECT_API_URL`): a temporary one cannot run schedules.
 `flows.stack.PrefectStack` (what `contractflow serve` uses) starts the server and then this
@@ -7,6 +7,8 @@ process. Schedules come from settings (cron in `CONTRACTFLOW_TIMEZONE`, default 
 - `overdue-alerts/daily`          `CONTRACTFLOW_ALERTS_CRON`      (default `0 7 * * *`)
 - `sla-escalations/hourly`        `CONTRACTFLOW_ESCALATIONS_CRON` (default `0 * * * *`)
 - `nightly-rescore/nightly`       `CONTRACTFLOW_RESCORE_CRON`     (default `30 2 * * *`)
+- `task-digest/daily`             `CONTRACTFLOW_DIGEST_CRON`      (default `0 8 * * *`)
+- `task-reminders/daily`          `CONTRACTFLOW_REMINDERS_CRON`   (default `0 6 * * *`)
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import Any
 
 
 def deployments(settings: Any) -> list[Any]:
-    """The three deployments with their schedules (also used by docs/deployment.md's recipe)."""
+    """The deployments with their schedules (also used by docs/deployment.md's recipe)."""
     from prefect.schedules import Cron
 
     from flows.alerts import overdue_alerts
     from flows.escalations import sla_escalations
+    from flows.notices import task_digest, task_reminders
     from flows.rescore import nightly_rescore
 
     def at(cron: str) -> list[Any]:  # cron in the business's time zone
@@ -31,6 +34,8 @@ def deployments(settings: Any) -> list[Any]:
         overdue_alerts.to_deployment(name="daily", schedules=at(settings.alerts_cron)),
         sla_escalations.to_deployment(name="hourly", schedules=at(settings.escalations_cron)),
         nightly_rescore.to_deployment(name="nightly", schedules=at(settings.rescore_cron)),
+        task_digest.to_deployment(name="daily", schedules=at(settings.digest_cron)),
+        task_reminders.to_deployment(name="daily", schedules=at(settings.reminders_cron)),
     ]
 
 

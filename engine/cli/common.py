@@ -224,6 +224,7 @@ def runtime() -> Iterator[Any]:
     rt = Runtime()
     try:
         yield rt
+        _send_queued_emails(rt)
     finally:
         rt.close()
 
@@ -240,6 +241,27 @@ def row_id(value: int, what: str) -> int:
 
         raise InvalidInput(f"{what} {value}: not an id (ids are whole numbers from 1 to {MAX_ID})")
     return value
+
+
+def _send_queued_emails(rt: Any) -> None:
+    """Task emails the command queued go out now (engine.services.prompt_delivery); when
+    the mail server cannot take them they wait in the outbox, and the command still
+    succeeded."""
+    if not rt.db.outbox_commits:
+        return
+    from engine.services.prompt_delivery import deliver_after_command
+
+    try:
+        result = deliver_after_command(rt)
+    except Exception as exc:  # the command's own work is committed; say so, keep exit 0
+        sys.stderr.write(f"note: emails wait in the outbox ({_first_line(exc)})\n")
+        return
+    if result is not None and (result.unavailable or result.deferred):
+        reason = result.unavailable or "the mail server deferred them"
+        sys.stderr.write(
+            f"note: {result.deferred} email(s) wait in the outbox ({reason}); "
+            "they go out with the next send (`contractflow alerts run`, or `serve`)\n"
+        )
 
 
 #: Set by `handle_errors` when the command line asks for `--format json`: errors then go to

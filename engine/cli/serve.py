@@ -102,7 +102,7 @@ def serve(
             from engine.web.app import create_app
 
             uvicorn.run(
-                create_app(),
+                create_app(send_emails=True),
                 host=host,
                 port=port,
                 log_level=settings.log_level,

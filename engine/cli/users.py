@@ -9,6 +9,15 @@ import typer
 
 from engine.cli.common import AsUserOpt, FormatOpt, OutputFormat, acting_as, emit, fail, runtime
 
+NotifyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--notify",
+        help="task emails: immediate (default), digest (one a day) or off",
+        metavar="immediate|digest|off",
+    ),
+]
+
 
 def register(app: typer.Typer) -> None:
     users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
@@ -34,6 +43,7 @@ def add(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="read the web password from standard input")
     ] = False,
+    notify: NotifyOpt = None,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
@@ -47,26 +57,40 @@ def add(
             fail("--password-stdin: no password on standard input")
     with runtime() as rt:
         _require_admin(rt, as_user)
-        user = add_user(rt, name, role, email=email, password=password, display_name=display_name)
+        user = add_user(
+            rt,
+            name,
+            role,
+            email=email,
+            password=password,
+            display_name=display_name,
+            notify=notify,
+        )
     emit(user, fmt)
 
 
 def set_(
-    name: Annotated[str, typer.Argument(help="user name")],
+    name: Annotated[str, typer.Argument(help="an existing user")],
     display_name: Annotated[
         str | None,
         typer.Option("--display-name", help="the name people read; '' removes it"),
     ] = None,
-    email: Annotated[str | None, typer.Option(help="where alerts go; '' removes it")] = None,
+    email: Annotated[str | None, typer.Option(help="where emails go; '' removes it")] = None,
+    notify: NotifyOpt = None,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Change an existing user's display name or email (roles: `users add`)."""
+    """Change a user's display name, email or how they are told about tasks (yourself, or
+    as an admin; roles: `users add`)."""
     from engine.services.users import set_user
 
+    if display_name is None and email is None and notify is None:
+        fail("nothing to change: give --display-name, --email or --notify")
     with runtime() as rt:
-        _require_admin(rt, as_user)
-        emit(set_user(rt, name, display_name=display_name, email=email), fmt)
+        if as_user is None or as_user != name:
+            _require_admin(rt, as_user)
+        user = set_user(rt, name, display_name=display_name, email=email, notify=notify)
+    emit(user, fmt)
 
 
 def list_(as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
@@ -75,7 +99,11 @@ def list_(as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> Non
 
     with runtime() as rt:
         _require_admin(rt, as_user)
-        emit(list_users(rt), fmt, columns=["username", "display_name", "roles", "email", "active"])
+        emit(
+            list_users(rt),
+            fmt,
+            columns=["username", "display_name", "roles", "email", "notify", "active"],
+        )
 
 
 def _require_admin(rt: object, as_user: str | None) -> None:

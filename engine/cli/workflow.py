@@ -315,6 +315,9 @@ def tasks(
     if not views:
         typer.echo("no open tasks")
         return
+    for v in views:
+        if v.kind == "revise":  # handed back to you: one line each, in words
+            typer.echo(f"{v.summary}  [task {v.id}]")
     rows = [
         {
             **to_jsonable(v),
@@ -324,7 +327,10 @@ def tasks(
             "approvals": f"{len(v.approved_by)}/{v.approvals_required}",
         }
         for v in views
+        if v.kind != "revise"
     ]
+    if not rows:
+        return
     print_table(
         rows,
         ["id", "contract", "contract_title", "stage", "role", "assignee", "due", "approvals"],

@@ -47,6 +47,7 @@ class UserView(BaseModel):
     email: str | None = None
     roles: list[str] = Field(default_factory=list)
     active: bool = True
+    notify: str = "immediate"  # task emails: immediate | digest | off
 
 
 class Principal(BaseModel):

@@ -21,9 +21,13 @@ class _View(BaseModel):
 
 
 class TaskView(_View):
-    """One approval task. `assignee` is null while any holder of `role` may act."""
+    """One entry of someone's work. `kind` is `approve` for an approval task (`assignee`
+    is null while any holder of `role` may act) or `revise` for a contract handed back to
+    its owner (`id` is then the task whose decision sent it back; `decided_by`, `comment`
+    and `decision` say who, why and how; SPEC section 12)."""
 
     id: int
+    kind: str = "approve"
     contract: str
     contract_title: str = ""
     stage: str
@@ -42,6 +46,8 @@ class TaskView(_View):
     decided_by: str | None = None
     comment: str | None = None
     amendment: int | None = None  # the amendment's number, for a task of an amendment
+    decision: str | None = None
+    summary: str | None = None
 
 
 class HistoryEntry(_View):

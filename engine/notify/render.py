@@ -155,6 +155,9 @@ def render_email(
     elif kind == "task_escalation":
         context = escalation_context(payload, level, base_url, zone)
         ics = None
+    elif kind in ("task_notice", "revise_notice", "task_digest"):
+        context = task_context(payload, level, base_url)
+        ics = None
     else:
         context = generic_context(payload, level, base_url)
         ics = None
@@ -247,6 +250,70 @@ def escalation_context(
         "level": level,
         "level_label": LEVEL_LABELS.get(level, level),
         "link": link,
+    }
+
+
+#: The first line of a task email, by why it was sent.
+TASK_HEADLINES = {
+    "opened": "A task is yours",
+    "reassigned": "A task was assigned to you",
+    "delegated": "A colleague's task is yours while they are away",
+    "last_day": "Today is the last day of this task",
+}
+
+
+def _words(code: Any) -> str:
+    return str(code or "").replace("_", " ")
+
+
+def due_text(due: Any, as_of: dt.date | None = None) -> str:
+    """`2027-03-04 17:00 UTC` (and how far that is), or `no due date`."""
+    if not due:
+        return "no due date"
+    when = dt.datetime.fromisoformat(str(due))
+    text = when.strftime("%Y-%m-%d %H:%M UTC")
+    if as_of is not None:
+        days = (when.date() - as_of).days
+        if days < 0:
+            text += f" ({-days} day{'s' if days != -1 else ''} overdue)"
+        elif days == 0:
+            text += " (today)"
+    return text
+
+
+def task_context(payload: dict[str, Any], level: str, base_url: str | None) -> dict[str, Any]:
+    """Variables for task emails, hand-back emails and digests (all values from the row)."""
+    root = base_url.rstrip("/") if base_url else None
+    contract = payload.get("contract")
+    as_of = dt.date.fromisoformat(str(payload["as_of"])) if payload.get("as_of") else None
+    tasks = [
+        {
+            **t,
+            "stage_words": _words(t.get("stage")),
+            "role_words": _words(t.get("role")),
+            "due_text": due_text(t.get("due"), as_of),
+            "link": f"{root}/contracts/{t['contract']}" if root else None,
+        }
+        for t in payload.get("tasks", [])
+    ]
+    changes = [{**c, "field_words": _words(c.get("field"))} for c in payload.get("changes", [])]
+    return {
+        **payload,
+        "headline": TASK_HEADLINES.get(str(payload.get("reason") or level), "A task is yours"),
+        "stage_words": _words(payload.get("stage")),
+        "from_stage_words": _words(payload.get("from_stage")),
+        "role_words": _words(payload.get("role")),
+        "due_text": due_text(payload.get("due")),
+        "flags": payload.get("flags", []),
+        "changes": changes,
+        "tasks": tasks,
+        "actions": payload.get("actions") or {},
+        "link_days": payload.get("link_days", 7),
+        "delegated_by": payload.get("delegated_by"),
+        "overdue": payload.get("overdue", 0),
+        "more": payload.get("more", 0),
+        "level": level,
+        "link": f"{root}/contracts/{contract}" if root and contract else None,
     }
 
 

@@ -29,6 +29,7 @@ ACTIONS = (
     "user_created",
     "roles_changed",
     "email_changed",
+    "notify_changed",
     "password_set",
     "user_deactivated",
     "user_reactivated",

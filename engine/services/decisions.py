@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine.domain.views import ActOutcome, ContractView
 from engine.errors import Conflict, Forbidden, NotFound
+from engine.services import task_notices as notices
 from engine.services import transitions as tx
 from engine.services.amendments import EvaluatorNeeded, decide_amendment
 from engine.services.evaluation_report import store_evaluation_report
@@ -88,6 +89,28 @@ def decide(
     return outcome
 
 
+def decide_by_link(
+    rt: Runtime,
+    task_id: int,
+    action: str,
+    username: str,
+    comment: str | None,
+    *,
+    use: m.ActionLinkUse,
+) -> ActOutcome:
+    """A decision from a one-click email link (`engine.services.action_links`): the same
+    checks as `act`, the link's use recorded first in the same transaction (a second use
+    fails on its unique hash before anything else), and `channel: email` in the audit."""
+    with unit_of_work(rt) as session:
+        session.add(use)
+        session.flush()
+        outcome = _decide_in(
+            session, rt, task_id, action, username, comment, None, channel="email"
+        )[1]
+    keep_evaluation_report(rt, outcome.contract, outcome.from_stage, outcome.stage)
+    return outcome
+
+
 def _decide_in(
     session: Session,
     rt: Runtime,
@@ -96,6 +119,8 @@ def _decide_in(
     username: str,
     comment: str | None,
     on_behalf_of: str | None,
+    *,
+    channel: str | None = None,
 ) -> tuple[m.Contract, ActOutcome]:
     now = rt.clock()
     comment = comment.strip() if comment else None
@@ -148,7 +173,7 @@ def _decide_in(
     )
     from_stage = row.stage
     delegator = principal if principal.id != user.id else None
-    tx.write(
+    opened = tx.write(
         session,
         row,
         tr,
@@ -161,12 +186,28 @@ def _decide_in(
             "task_id": task.id,
             "revision": row.current_revision,
             "comment": comment,
-            "details": {"role": task.role, "moves": tx.moves(tr)},
+            "details": {
+                "role": task.role,
+                "moves": tx.moves(tr),
+                **({"channel": channel} if channel else {}),
+            },
         },
         actor=user,
         comment=comment,
         on_behalf_of=delegator,
     )
+    if opened:
+        notices.queue_opened(
+            session,
+            rt,
+            row,
+            opened,
+            now,
+            submitter_id=row.submitted_by_id,
+            self_approval=spec.self_approval_allowed(row.stage),
+        )
+    if action in notices.HAND_BACK and task.status != "open":
+        notices.queue_revise_notice(session, rt, row, task, action, user.username, comment, now)
     outcome = ActOutcome(
         contract=row.code,
         task=task.id,

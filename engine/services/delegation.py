@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from engine.domain.views import ContractView, DelegationView
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.services import audit
+from engine.services import task_notices as notices
 from engine.services.runtime import Runtime
 from engine.services.unit_of_work import get_user, lock_row, require_role, unit_of_work
 from engine.services.views import (
@@ -58,6 +61,15 @@ def delegate(
         )
         session.add(row)
         session.flush()
+        if starts_on <= rt.today() <= ends_on:
+            notices.queue_for_open_tasks(
+                session,
+                rt,
+                open_tasks_of(session, giver.id, giver.role_names),
+                "delegated",
+                rt.clock(),
+                only_delegates_of=giver.id,
+            )
         return DelegationView(
             id=row.id,
             from_user=giver.username,
@@ -65,6 +77,16 @@ def delegate(
             starts_on=starts_on,
             ends_on=ends_on,
         )
+
+
+def open_tasks_of(session: Session, user_id: int, roles: Sequence[str]) -> list[m.Task]:
+    """Open tasks `user_id` may act on: assigned to them, or unassigned of their roles."""
+    mine = m.Task.assignee_id == user_id
+    if roles:
+        mine = or_(mine, and_(m.Task.assignee_id.is_(None), m.Task.role.in_(list(roles))))
+    return list(
+        session.scalars(select(m.Task).where(m.Task.status == "open", mine).order_by(m.Task.id))
+    )
 
 
 def list_delegations(rt: Runtime, username: str | None = None) -> list[DelegationView]:
@@ -127,4 +149,5 @@ def reassign(
             details={"role": task.role, "from": before, "to": target.username},
         )
         session.flush()
+        notices.queue_for_open_tasks(session, rt, [task], "reassigned", now)
         return contract_view(session, rt, row)

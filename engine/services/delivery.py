@@ -46,6 +46,7 @@ from engine.notify.smtp import (
     SmtpUnavailable,
     TransientDeliveryError,
 )
+from engine.services.action_links import links_for
 from engine.services.runtime import Runtime
 from engine.store import models as m
 
@@ -424,12 +425,18 @@ def _prepare(rt: Runtime, row: Claimed) -> _Prepared:
     if not recipients:
         return _Prepared(row, recipients)
     try:
+        payload = dict(row.payload or {})
+        if row.kind == "task_notice":
+            # The one-click links are signed for this recipient now, from what the row
+            # holds: never stored, and the same again if the row is resent.
+            payload["actions"] = links_for(rt, payload)
+            payload["link_days"] = settings.action_link_days
         rendered = render_email(
             settings.templates_dir / "email",
             kind=row.kind,
             level=row.level,
             subject=row.subject,
-            payload=dict(row.payload or {}),
+            payload=payload,
             base_url=settings.base_url,
             uid=row.message_id,
             mail_from=settings.mail_from,

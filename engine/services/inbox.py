@@ -428,6 +428,14 @@ def _on_behalf_of(scope: _Scope, who: Principal, role: str, assignee_id: int | N
     return None
 
 
+def hand_backs(rt: Runtime, who: Principal) -> list[Any]:
+    """Contracts handed back to `who` to revise (shown above the inbox's tasks)."""
+    from engine.services.hand_back import entries_for
+
+    with rt.db.reads() as session:
+        return entries_for(session, who.id)
+
+
 class BulkRefusal(BaseModel):
     model_config = ConfigDict(frozen=True)
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from engine.domain.views import ContractView
 from engine.domain.workflow import WorkflowSpec
 from engine.errors import Conflict, InvalidInput, NotFound
+from engine.services import task_notices as notices
 from engine.services import transitions as tx
 from engine.services.decisions import keep_evaluation_report
 from engine.services.runtime import Runtime
@@ -178,7 +179,7 @@ def _settle(
             tr = transition(spec, state, Complete(), tx.env(rt, session, when, now))
         else:  # the stage stays: the event records the obligation alone
             tr = Transition(ContractState(stage=row.stage, status=row.status, submitter=""), ())
-        tx.write(
+        opened = tx.write(
             session,
             row,
             tr,
@@ -200,6 +201,15 @@ def _settle(
                 },
             },
             actor=user,
+        )
+        notices.queue_opened(
+            session,
+            rt,
+            row,
+            opened,
+            now,
+            submitter_id=row.submitted_by_id,
+            self_approval=spec.self_approval_allowed(row.stage),
         )
         view = contract_view(session, rt, row)
     if keep_evaluation_report(rt, code, from_stage, view.stage):

@@ -17,6 +17,7 @@ from engine.domain.views import ContractView
 from engine.domain.workflow import WorkflowSpec
 from engine.errors import Conflict, InvalidInput
 from engine.services import audit, register
+from engine.services import task_notices as notices
 from engine.services import transitions as tx
 from engine.services.contracts import read_contract
 from engine.services.documents import revision_document
@@ -314,6 +315,7 @@ def _revise_in(
             "source": source,
             "changed": changes,
         },
+        changes=notices.change_rows(previous or {}, terms),
     )
 
 
@@ -345,8 +347,10 @@ def enter_workflow(
     now: dt.datetime,
     action: str,
     details: dict[str, Any],
+    changes: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Submit the revision just stored into the workflow (tasks, stage, audit event)."""
+    """Submit the revision just stored into the workflow (tasks, stage, audit event, and
+    the emails of the tasks it opens)."""
     state = ContractState(
         stage=row.stage,
         status=row.status,
@@ -356,7 +360,7 @@ def enter_workflow(
     when = tx.when_from_report(contract, row.amount_base, report)
     tr = transition(spec, state, Submit(), tx.env(rt, session, when, now))
     row.submitted_by_id = user.id
-    tx.write(
+    opened = tx.write(
         session,
         row,
         tr,
@@ -374,3 +378,15 @@ def enter_workflow(
         },
         actor=user,
     )
+    if opened:
+        notices.queue_opened(
+            session,
+            rt,
+            row,
+            opened,
+            now,
+            submitter_id=user.id,
+            self_approval=spec.self_approval_allowed(row.stage),
+            flags=notices.flags_of_report(report),
+            changes=changes or [],
+        )

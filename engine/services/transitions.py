@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sqlalchemy import bindparam, func, insert, select
@@ -45,6 +46,16 @@ from engine.workflow.machine import (
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
+
+
+@dataclass(frozen=True)
+class OpenedTask:
+    """A task a transition just opened (unassigned: every holder of its role may act)."""
+
+    id: int
+    stage: str
+    role: str
+    due_at: dt.datetime | None
 
 
 class Someone(Protocol):
@@ -310,7 +321,7 @@ def write(
     on_behalf_of: Someone | None = None,
     task_values: Mapping[str, Any] | None = None,
     pin_revision: bool = False,
-) -> None:
+) -> list[OpenedTask]:
     """Write a transition and its audit event (`event`: the fields of `audit.next_event`
     besides the contract, the action and the stages).
 
@@ -318,7 +329,8 @@ def write(
     head, its version checked and bumped: the lock, see the module doc), then the task
     rows touched (their versions checked too), then approvals, new tasks and the event
     as plain INSERTs. `task_values` override columns of the tasks opened (an amendment's
-    tasks carry its id).
+    tasks carry its id). Returns the tasks it opened (their emails are the caller's: see
+    `engine.services.task_notices`).
     """
     from_stage = row.stage
     row.stage = tr.state.stage
@@ -376,6 +388,14 @@ def write(
     session.flush()
     if approvals:
         session.connection().execute(insert(_table(m.Approval)), approvals)
+    new_tasks: list[OpenedTask] = []
     if opened:
-        session.connection().execute(insert(_table(m.Task)), opened)
+        ids = session.connection().execute(
+            insert(_TASKS).returning(_TASKS.c.id, sort_by_parameter_order=True), opened
+        )
+        new_tasks = [
+            OpenedTask(task_id, values["stage"], values["role"], values["due_at"])
+            for (task_id,), values in zip(ids.all(), opened, strict=True)
+        ]
     audit.insert_events(session, [record])
+    return new_tasks

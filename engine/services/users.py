@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +22,7 @@ from engine.store import models as m
 log = logging.getLogger("contractflow.auth")
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 def _hasher():  # type: ignore[no-untyped-def]
@@ -61,6 +63,7 @@ def view(user: m.User) -> UserView:
         email=user.email,
         roles=user.role_names,
         active=user.active,
+        notify=user.notify,
     )
 
 
@@ -83,8 +86,6 @@ def users_with_role(session: Session, role: str) -> list[m.User]:
 
 
 def check_user_input(username: str, roles: Sequence[str], email: str | None) -> list[str]:
-    import re
-
     problems = []
     if not re.match(USERNAME_PATTERN, username):
         problems.append(
@@ -95,7 +96,7 @@ def check_user_input(username: str, roles: Sequence[str], email: str | None) -> 
     for role in roles:
         if role not in known:
             problems.append(f"--role: {role!r} is not a role; known: {', '.join(sorted(known))}")
-    if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+    if email is not None and not re.match(EMAIL_PATTERN, email):
         problems.append(f"--email: {email!r} is not an email address")
     return problems
 
@@ -107,6 +108,7 @@ def add_user(
     email: str | None = None,
     password: str | None = None,
     display_name: str | None = None,
+    notify: str | None = None,
     *,
     by: Actor | None = None,
 ) -> UserView:
@@ -118,6 +120,7 @@ def add_user(
     whoever held the old password or role must sign in again."""
     problems = check_user_input(username, roles, email)
     problems.extend(display_name_problems(display_name))
+    problems.extend(check_notify(notify))
     if password is not None and len(password) < 8:
         problems.append("password: at least 8 characters")
     if problems:
@@ -146,6 +149,17 @@ def add_user(
             user.email = email
         if display_name is not None:
             user.display_name = display_name.strip() or None
+        if notify is not None and notify != user.notify:
+            if not created:
+                admin_log.record(
+                    session,
+                    actor,
+                    "notify_changed",
+                    username,
+                    now,
+                    {"from": user.notify, "to": notify},
+                )
+            user.notify = notify
         if roles:
             wanted = set(roles)
             user.roles = [r for r in user.roles if r.role in wanted] + [
@@ -176,29 +190,6 @@ def add_user(
             ended = revoke_sessions(session, user.id, now)
         if ended:
             log.info("ended %d web session(s) of %s", ended, username)
-        session.flush()
-        return view(user)
-
-
-def set_user(
-    rt: Runtime,
-    username: str,
-    *,
-    display_name: str | None = None,
-    email: str | None = None,
-) -> UserView:
-    """`users set NAME --display-name ... --email ...`: change an existing user's details."""
-    problems = display_name_problems(display_name)
-    if email is not None and email and "@" not in email:
-        problems.append(f"--email: {email!r} is not an email address")
-    if problems:
-        raise InvalidInput(problems)
-    with rt.db.transaction() as session:
-        user = get_user(session, username)
-        if display_name is not None:
-            user.display_name = display_name.strip() or None
-        if email is not None:
-            user.email = email or None
         session.flush()
         return view(user)
 
@@ -329,6 +320,49 @@ def set_active(
 
 def _other_active_admins(session: Session, user_id: int) -> int:
     return len([u for u in users_with_role(session, "admin") if u.id != user_id and u.active])
+
+
+def check_notify(notify: str | None) -> list[str]:
+    if notify is not None and notify not in m.NOTIFY_PREFERENCES:
+        return [f"--notify: {notify!r} is not one of {', '.join(m.NOTIFY_PREFERENCES)}"]
+    return []
+
+
+def set_user(
+    rt: Runtime,
+    username: str,
+    *,
+    display_name: str | None = None,
+    email: str | None = None,
+    notify: str | None = None,
+    by: Actor | None = None,
+) -> UserView:
+    """`users set`: change an existing user's display name (an empty one removes it),
+    email or notification preference (nothing else moves); in the admin log like every
+    change to a user."""
+    problems = check_notify(notify) + display_name_problems(display_name)
+    if email is not None and email and not re.match(EMAIL_PATTERN, email):
+        problems.append(f"--email: {email!r} is not an email address")
+    if problems:
+        raise InvalidInput(problems)
+    actor = by if by is not None else command_line_actor()
+    now = rt.clock()
+    with rt.db.transaction() as session:
+        user = get_user(session, username)
+        if display_name is not None:
+            user.display_name = display_name.strip() or None
+        if email is not None and (email or None) != user.email:
+            admin_log.record(
+                session, actor, "email_changed", username, now, {"from": user.email, "to": email}
+            )
+            user.email = email or None
+        if notify is not None and notify != user.notify:
+            admin_log.record(
+                session, actor, "notify_changed", username, now, {"from": user.notify, "to": notify}
+            )
+            user.notify = notify
+        session.flush()
+        return view(user)
 
 
 def list_users(rt: Runtime) -> list[UserView]:

@@ -550,7 +550,8 @@ def list_tasks(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[TaskView]:
-    """Open tasks the user may act on (own roles, assignments, delegations); overdue first.
+    """Open tasks the user may act on (own roles, assignments, delegations); overdue first;
+    before them the contracts handed back to the user to revise (`kind: revise`).
 
     With `all_tasks`, every open task. A task the user (or the colleague they stand in for)
     has already approved is left out: their part is done. Order: due date (so the overdue
@@ -562,10 +563,25 @@ def list_tasks(
     `offset + limit` rows and the groups are merged, so a page costs about the same with a
     hundred or fifty thousand open tasks.
     """
+    from engine.services.hand_back import hand_back_entries
     from engine.services.users import get_user
 
     now = rt.clock()
     with rt.db.reads() as session:
+        # Contracts handed back to the user come first (`kind: revise`, SPEC section 12);
+        # the page continues with approval tasks.
+        if all_tasks:
+            revise = hand_back_entries(session, None)
+        else:
+            if username is None:
+                raise NotFound("no acting user")
+            revise = hand_back_entries(session, [get_user(session, username).id])
+        head = revise[offset : None if limit is None else offset + limit]
+        offset = max(0, offset - len(revise))
+        if limit is not None:
+            limit -= len(head)
+            if limit <= 0:
+                return head
         # Every task's role is a row of `roles` (a foreign key), so one group per role
         # covers every open task, each read from the (role, due date) index in order.
         branches: list[list[ColumnElement[bool]]] = [
@@ -617,4 +633,4 @@ def list_tasks(
                 )
             )
         }
-        return task_views(session, tasks, codes, now)
+        return head + task_views(session, tasks, codes, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -118,6 +118,26 @@ class Database:
             expire_on_commit=False,
             info=self.session_info,
         )
+        #: Commits that wrote outbox rows (a session flagged `info["outbox_written"]`).
+        self.outbox_commits = 0
+        self._outbox_listeners: list[Callable[[], None]] = []
+        event.listen(self.sessions, "after_commit", self._after_commit)
+        event.listen(self.sessions, "after_rollback", self._after_rollback)
+
+    def on_outbox_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every commit that wrote outbox rows (the prompt sender's
+        wake-up; it must be quick and must not touch the database)."""
+        self._outbox_listeners.append(listener)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop("outbox_written", False):
+            self.outbox_commits += 1
+            for listener in self._outbox_listeners:
+                listener()
+
+    @staticmethod
+    def _after_rollback(session: Session) -> None:
+        session.info.pop("outbox_written", None)
 
     @property
     def dialect(self) -> str:

@@ -98,10 +98,14 @@ OUTBOX_KINDS = [
     "contract_expiry",
     "renewal_notice",
     "risk_warning",
+    "task_notice",
+    "revise_notice",
+    "task_digest",
 ]
 AMENDMENT_STATUSES = ["open", "in_force", "rejected", "cancelled"]
 COUNTERPARTY_STATUSES = ["active", "watch", "blocked"]
 CREDIT_RATINGS = ["AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D"]
+NOTIFY_PREFERENCES = ["immediate", "digest", "off"]
 DOCUMENT_KINDS = ["contract", "diff", "report"]
 
 
@@ -128,12 +132,17 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Task emails: at once, in one daily digest, or none (SPEC section 9).
+    notify: Mapped[str] = mapped_column(String(10), default="immediate", server_default="immediate")
 
     roles: Mapped[list[UserRole]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", back_populates="user"
     )
 
-    __table_args__ = (CheckConstraint("length(username) > 0", name="username_not_empty"),)
+    __table_args__ = (
+        CheckConstraint("length(username) > 0", name="username_not_empty"),
+        CheckConstraint(_in("notify", NOTIFY_PREFERENCES), name="notify"),
+    )
 
     @property
     def role_names(self) -> list[str]:
@@ -676,6 +685,21 @@ class OutboxMessage(Base):
             sqlite_where=text("status = 'pending'"),
         ),
     )
+
+
+class ActionLinkUse(Base):
+    """A one-click email link that has been used: only the SHA-256 of the signed token is
+    kept (the token itself lives only in the email), and its uniqueness makes a link work
+    once even when two clicks race."""
+
+    __tablename__ = "action_link_uses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(20))
+    used_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Document(Base):

@@ -80,8 +80,11 @@ def _swagger_assets() -> Path | None:
     return Path(bundle.swagger_ui_path)
 
 
-def create_app(rt: Runtime | None = None) -> FastAPI:
-    """The web app over `rt` (a new `Runtime` from the environment when not given)."""
+def create_app(rt: Runtime | None = None, *, send_emails: bool = False) -> FastAPI:
+    """The web app over `rt` (a new `Runtime` from the environment when not given).
+
+    `send_emails` (what `contractflow serve` asks for) runs the prompt sender thread: task
+    emails go out seconds after the commit that queued them."""
     owned = rt is None
     runtime = rt or Runtime()
 
@@ -95,7 +98,16 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
             runtime.evaluator  # noqa: B018 - loading is the point
         except OperationalError as exc:
             log.warning("risk rules not loaded at start-up: %s", str(exc).splitlines()[0])
+        sender = None
+        if send_emails:
+            from engine.services.prompt_delivery import PromptSender
+
+            sender = PromptSender(runtime).start()
+            sender.wake()  # whatever waited while the server was down
+        app.state.sender = sender
         yield
+        if sender is not None:
+            sender.stop()
         if owned:
             runtime.close()
 

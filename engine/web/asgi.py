@@ -8,4 +8,4 @@ from engine.settings import get_settings
 from engine.web.app import create_app
 
 logs.configure(get_settings())
-app = create_app()
+app = create_app(send_emails=True)

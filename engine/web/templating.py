@@ -111,6 +111,7 @@ def _menu(user: Principal | None) -> dict[str, bool]:
         "dashboard": access.may_see_dashboard(user),
         "outbox": access.may_read_outbox(user),
         "admin": access.is_admin(user),
+        "reassign": access.may_see_all_tasks(user),  # admin or contract_manager
     }
 
 

@@ -49,6 +49,7 @@ def test_users_add_then_update_then_list(db_url: str) -> None:
         "email": "alice@example.com",
         "roles": ["contract_admin"],
         "active": True,
+        "notify": "immediate",
     }
     updated = run_cli(
         "users",

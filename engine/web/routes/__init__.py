@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from engine.web.routes import admin, auth, contracts, counterparties, dashboard, inbox, submit
+from engine.web.routes import (
+    admin,
+    auth,
+    contracts,
+    counterparties,
+    dashboard,
+    email_actions,
+    inbox,
+    people,
+    submit,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -16,5 +26,15 @@ def home() -> RedirectResponse:
 
 
 # `submit` before `contracts`: /contracts/{code}/revise must win over /contracts/{code}.
-for module in (auth, inbox, submit, contracts, counterparties, dashboard, admin):
+for module in (
+    auth,
+    inbox,
+    submit,
+    contracts,
+    counterparties,
+    dashboard,
+    admin,
+    email_actions,
+    people,
+):
     router.include_router(module.router)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from engine.domain.risk import Severity
 from engine.errors import InvalidInput
-from engine.services.inbox import InboxQuery, SortKey, bulk_approve, inbox
+from engine.services.inbox import InboxQuery, SortKey, bulk_approve, hand_backs, inbox
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
 from engine.web.messages import page_words
 from engine.web.templating import flash, render
@@ -56,6 +56,7 @@ def inbox_page(
         "inbox.html",
         {
             "result": result,
+            "hand_backs": hand_backs(rt, user) if query.page == 1 else [],
             "query": query,
             "sorts": SORTS,
             "severities": [s.value for s in Severity if s is not Severity.NONE],

@@ -146,12 +146,18 @@ def test_flows_run_as_deployments_on_a_postgresql_server_with_two_workers(
                 for d in httpx.post(f"{api}/deployments/filter", json={}).json()
                 if d["name"] == "scale"
             }
-            assert len(deployments) == 1  # one name; three flows share it
+            assert len(deployments) == 1  # one name; the flows share it
             by_flow = {
                 httpx.get(f"{api}/flows/{d['flow_id']}").json()["name"]: d
                 for d in httpx.post(f"{api}/deployments/filter", json={}).json()
             }
-            assert set(by_flow) == {"overdue-alerts", "sla-escalations", "nightly-rescore"}
+            assert set(by_flow) == {
+                "overdue-alerts",
+                "sla-escalations",
+                "nightly-rescore",
+                "task-digest",
+                "task-reminders",
+            }
             runs = [
                 httpx.post(
                     f"{api}/deployments/{by_flow[name]['id']}/create_flow_run", json={}

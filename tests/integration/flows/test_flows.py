@@ -194,3 +194,23 @@ def test_nightly_rescore_flow_rescores_in_chunks_and_alerts_follow(
     subjects = {msg.subject for msg in smtp.messages}
     assert any("SC-2026-0042" in s and "OB-1" in s for s in subjects)
     assert all(msg.recipients == ["alice@example.com"] for msg in smtp.messages)
+
+
+def test_task_digest_flow_sends_each_digest_user_one_email(
+    prefect_harness: None, product_env: Database, smtp: SmtpServer
+) -> None:
+    from flows.notices import task_digest
+
+    with product_env.transaction() as session:
+        alice = add_user(session, "alice", "alice@example.com", ("contract_admin",))
+        lars = add_user(session, "lars", "lars@example.com", ("legal",))
+        lars.notify = "digest"
+        add_user(session, "lena", "lena@example.com", ("legal",))  # immediate: no digest
+        contract = add_contract(session, "SC-FLOW-9", alice, [])
+        contract.stage = "legal_review"
+        session.add(m.Task(contract_id=contract.id, revision=1, stage="legal_review", role="legal"))
+
+    assert task_digest() == {"queued": 1, "sent": 1, "failed": 0}
+    assert task_digest()["queued"] == 0
+    [msg] = smtp.messages
+    assert msg.recipients == ["lars@example.com"] and "SC-FLOW-9" in msg.part("text/plain")

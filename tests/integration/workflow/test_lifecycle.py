@@ -243,7 +243,11 @@ def test_an_overdue_task_escalates_once_with_an_email_in_the_outbox(
     assert escalate_overdue_tasks(wrt) == 1
     assert escalate_overdue_tasks(wrt) == 0
     with wrt.db.sessions() as session:
-        rows = list(session.scalars(select(m.OutboxMessage)))
+        rows = list(
+            session.scalars(
+                select(m.OutboxMessage).where(m.OutboxMessage.kind == "task_escalation")
+            )
+        )
     assert len(rows) == 1
     row = rows[0]
     assert (row.kind, row.level, row.key) == ("task_escalation", "sla", f"task:{task}:escalation")

@@ -86,9 +86,14 @@ def test_an_approval_reads_what_it_needs_in_few_statements(wrt: Runtime, tmp_pat
     writes = [s for s in seen if not s.lstrip().upper().startswith(("SELECT", "BEGIN"))]
     # task + contract, the acting user, the stage's open tasks; then the contract row
     # (version-checked), the task, the approval, the signing task and the audit event.
-    assert len(reads) == 3, reads
+    # Opening the signing task emails its holders: the contract's flags, who they are
+    # (with their delegates, one statement), then one outbox INSERT.
+    assert len(reads) == 5, reads
+    assert "risk_flags" in reads[3]
+    assert "user_roles" in reads[4] and "delegations" in reads[4]
     assert [" ".join(w.split()[:2]) for w in writes[:2]] == ["UPDATE contracts", "UPDATE tasks"]
-    assert len(writes) == 5, writes
+    assert len(writes) == 6, writes
+    assert writes[-1].lstrip().upper().startswith("INSERT INTO OUTBOX")
 
 
 def test_a_change_committed_after_the_read_makes_the_action_a_conflict(
