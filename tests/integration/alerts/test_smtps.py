@@ -69,7 +69,15 @@ def test_alerts_run_exits_1_when_the_mail_server_is_unreachable_with_the_reason_
         "CONTRACTFLOW_MAIL_FROM": "cf@example.com",
     }
     result = run_cli(
-        "alerts", "run", "--as-of", "2027-03-01", "--format", "json", db_url=db_url, **env
+        "alerts",
+        "run",
+        "--as-of",
+        "2027-03-01",
+        "--force",
+        "--format",
+        "json",
+        db_url=db_url,
+        **env,
     )
     assert result.code == 1, result.stderr
     assert result.json == {"sent": 0, "skipped_duplicates": 0, "failed": 1}
