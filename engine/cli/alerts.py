@@ -86,7 +86,7 @@ def run(
     emit(result, fmt)
     if unreachable:
         fail(
-            f"{unreachable}; {result['failed']} alert(s) stay pending and go out on a later "
+            f"{unreachable}; {result.get('deferred', 0)} alert(s) stay pending and go out on a later "
             "run (`contractflow alerts list --status pending` shows the reason)",
             code=1,
         )

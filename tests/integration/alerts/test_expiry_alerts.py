@@ -45,6 +45,7 @@ def test_each_expiry_level_is_sent_once_with_the_end_date_in_a_calendar_file(
         "sent": 0,
         "skipped_duplicates": 1,
         "failed": 0,
+        "deferred": 0,
     }
     [msg] = smtp.messages
     assert "SC-EXP-1" in msg.subject and "90 days" in msg.subject
@@ -109,6 +110,7 @@ def test_terminated_and_closed_contracts_get_no_alerts(
         "sent": 0,
         "skipped_duplicates": 0,
         "failed": 0,
+        "deferred": 0,
     }
     assert smtp.messages == []
 

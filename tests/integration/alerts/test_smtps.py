@@ -41,7 +41,7 @@ def test_implicit_tls_is_spoken_from_the_first_byte_with_the_certificate_checked
                 [{"oid": "A", "due": dt.date(2027, 2, 27)}],
             )
         # Untrusted certificate: refused, nothing sent, the reason recorded.
-        assert run_alerts(rt, dt.date(2027, 3, 1), backoff=0.01)["failed"] == 1
+        assert run_alerts(rt, dt.date(2027, 3, 1), backoff=0.01)["deferred"] == 1
         [row] = list_alerts(rt, "pending")
         assert "CERTIFICATE_VERIFY_FAILED" in row["last_error"]
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trusted, as a real CA would be
@@ -80,7 +80,7 @@ def test_alerts_run_exits_1_when_the_mail_server_is_unreachable_with_the_reason_
         **env,
     )
     assert result.code == 1, result.stderr
-    assert result.json == {"sent": 0, "skipped_duplicates": 0, "failed": 1}
+    assert result.json == {"sent": 0, "skipped_duplicates": 0, "failed": 0, "deferred": 1}
     assert '"error": "mail server unavailable: ' in result.stderr
     listed = run_cli(
         "alerts", "list", "--status", "pending", "--format", "json", db_url=db_url, **env

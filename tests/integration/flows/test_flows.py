@@ -100,8 +100,18 @@ def test_overdue_alerts_flow_sends_expiry_and_renewal_notices_once(
         )
 
     # 90 and 60 days (the 60-day mark is past, the 30-day one not yet) and the notice.
-    assert overdue_alerts(as_of=AS_OF) == {"sent": 3, "skipped_duplicates": 0, "failed": 0}
-    assert overdue_alerts(as_of=AS_OF) == {"sent": 0, "skipped_duplicates": 3, "failed": 0}
+    assert overdue_alerts(as_of=AS_OF) == {
+        "sent": 3,
+        "skipped_duplicates": 0,
+        "failed": 0,
+        "deferred": 0,
+    }
+    assert overdue_alerts(as_of=AS_OF) == {
+        "sent": 0,
+        "skipped_duplicates": 3,
+        "failed": 0,
+        "deferred": 0,
+    }
     subjects = sorted(msg.subject for msg in smtp.messages)
     assert all("SC-FLOW-9" in subject for subject in subjects)
     assert [s.split(":")[0] for s in subjects] == [
