@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from engine.domain.raw_values import as_date, as_decimal
 
 CENT = Decimal("0.01")
 
@@ -45,28 +47,6 @@ class TermWarning(BaseModel):
         return f"{self.field}: {self.message} [{self.code}]"
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
 def _money(value: Decimal, currency: str) -> str:
     return f"{value:,.2f} {currency}".strip()
 
@@ -77,7 +57,7 @@ def _value(item: Any) -> Any:
 
 def term_warnings(data: Mapping[str, Any]) -> list[TermWarning]:
     """Every disagreement between amount, installments and payment obligations."""
-    amount = _decimal(data.get("amount"))
+    amount = as_decimal(data.get("amount"))
     if amount is None or amount <= 0:
         return []
     currency = str(data.get("currency") or "")
@@ -91,7 +71,7 @@ def term_warnings(data: Mapping[str, Any]) -> list[TermWarning]:
     ]
     out: list[TermWarning] = []
     if payments:
-        amounts = [_decimal(o.get("amount")) for _, o in payments]
+        amounts = [as_decimal(o.get("amount")) for _, o in payments]
         if all(a is not None for a in amounts):
             total = sum((a for a in amounts if a is not None), Decimal(0))
             if abs(total - amount) > CENT:
@@ -139,12 +119,12 @@ def _installment_warnings(
             )
         ]
     far = dt.date.max
-    by_due = sorted(enumerate(installments), key=lambda p: _date(p[1].get("due")) or far)
-    paid = sorted(payments, key=lambda p: _date(p[1].get("due")) or far)
+    by_due = sorted(enumerate(installments), key=lambda p: as_date(p[1].get("due")) or far)
+    paid = sorted(payments, key=lambda p: as_date(p[1].get("due")) or far)
     out = []
     for (n, inst), (i, ob) in zip(by_due, paid, strict=True):
         label = f"installment {n + 1}" + (f" ({inst.get('label')})" if inst.get("label") else "")
-        due, ob_due = _date(inst.get("due")), _date(ob.get("due"))
+        due, ob_due = as_date(inst.get("due")), as_date(ob.get("due"))
         if due and ob_due and due != ob_due:
             out.append(
                 TermWarning(
@@ -153,7 +133,7 @@ def _installment_warnings(
                     message=f"{ob.get('id')} is due {ob_due}, but {label} is due {due}",
                 )
             )
-        percent, ob_amount = _decimal(inst.get("percent")), _decimal(ob.get("amount"))
+        percent, ob_amount = as_decimal(inst.get("percent")), as_decimal(ob.get("amount"))
         if percent is not None and ob_amount is not None:
             share = (amount * percent / 100).quantize(CENT)
             if abs(share - ob_amount) > CENT:

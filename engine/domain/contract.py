@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from engine.domain.counterparty import normalise_code, uscc_problem
+from engine.domain.raw_values import as_date, as_decimal
 from engine.domain.recurrence import (
     MAX_BASE_ID,
     MAX_OCCURRENCES,
@@ -270,28 +271,6 @@ class Contract(_Strict):
         return next((o for o in self.obligations if o.id == oid), None)
 
 
-def _as_decimal(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _as_date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
 def _items(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     value = data.get(key)
     if not isinstance(value, list):
@@ -320,7 +299,7 @@ def cross_field_problems(
     because field validation already reports it.
     """
     problems: list[tuple[str, str]] = []
-    start, end = _as_date(data.get("start_date")), _as_date(data.get("end_date"))
+    start, end = as_date(data.get("start_date")), as_date(data.get("end_date"))
     if start and end and end < start:
         problems.append(("end_date", f"{end} is before start_date {start}"))
 
@@ -337,7 +316,7 @@ def cross_field_problems(
 
     terms = data.get("payment_terms")
     if isinstance(terms, Mapping) and isinstance(terms.get("installments"), list):
-        percents = [_as_decimal(i.get("percent")) for i in _items(terms, "installments")]
+        percents = [as_decimal(i.get("percent")) for i in _items(terms, "installments")]
         if percents and all(p is not None for p in percents):
             total = sum((p for p in percents if p is not None), Decimal(0))
             if total != 100:
@@ -373,7 +352,7 @@ def _repeat_of(ob: Mapping[str, Any]) -> tuple[dt.date, Period, dt.date] | None:
     repeat = ob.get("repeat")
     if not isinstance(repeat, Mapping):
         return None
-    due, until = _as_date(ob.get("due")), _as_date(repeat.get("until"))
+    due, until = as_date(ob.get("due")), as_date(repeat.get("until"))
     try:
         every = Period(str(repeat.get("every")))
     except ValueError:
