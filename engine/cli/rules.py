@@ -86,30 +86,30 @@ def _check_table(result: dict[str, Any]) -> None:
 
 def test(as_user: NoUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> None:
     """Run the examples that ship beside every rule (with the configured backend too)."""
-    from engine.services.rules import folder_rules, run_examples
+    from engine.services.rules import folder_rules, merge_backend_runs, run_examples
 
     with runtime() as rt:
         rules = folder_rules(rt)
-        result = run_examples(rt, rules)
+        runs = {"python": run_examples(rt, rules)}
         if rt.settings.risk_backend == "durable":
             from engine.risk.factory import make_evaluator
 
             durable = make_evaluator(rt.settings, rt.risk_config, rules)
             try:
-                second = run_examples(rt, rules, durable)
+                runs["durable"] = run_examples(rt, rules, durable)
             finally:
                 durable.close()
-            result["failures"] += [dict(f, backend="durable") for f in second["failures"]]
-            result["failed"] = len(result["failures"])
-            result["passed"] = result["examples"] - result["failed"]
+        result = merge_backend_runs(runs)
     if fmt is OutputFormat.JSON:
         emit(result, fmt)
     else:
         for failure in result["failures"]:
             sys.stdout.write(
-                f"FAIL {failure['where']}: {failure['rule']}: {failure['example']}: "
-                f"{'; '.join(failure['problems'])}\n"
+                f"FAIL {failure['where']}: {failure['rule']}: {failure['example']} "
+                f"({failure['backend']}): {'; '.join(failure['problems'])}\n"
             )
+        for note in result["notes"]:
+            sys.stdout.write(f"NOTE {note}\n")
         for rule in result["rules_without_both_cases"]:
             sys.stdout.write(f"WARN {rule}: needs an example that fires and one that does not\n")
         sys.stdout.write(

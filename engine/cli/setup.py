@@ -37,8 +37,10 @@ def _print_init(result: dict[str, Any]) -> None:
     rules = result.get("rules")
     if rules is not None:
         typer.echo(f"rules: {rules} loaded")
+    for note in result.get("rule_notes", []):
+        typer.echo(f"note: {note}")
     for key, value in result.items():
-        if key not in ("database", "workflows", "rules"):
+        if key not in ("database", "workflows", "rules", "rule_notes"):
             typer.echo(f"{key.replace('_', ' ')}: {value}")
 
 

@@ -47,7 +47,7 @@ from engine.errors import InvalidDefinition, InvalidInput
 
 Loc = tuple[str | int, ...]
 
-FILE_KEYS = ("rules", "as_of", "base")
+FILE_KEYS = ("rules", "as_of", "base", "params")
 RULE_KEYS = (
     "id",
     "category",
@@ -82,6 +82,8 @@ class _File:
     problems: list[str]
     scope: str | None = None  # the collection of a `for_each` rule
     params_used: list[str] = field(default_factory=list)
+    #: The file's `params:`: the thresholds its examples were written for.
+    written_for: dict[str, Decimal] = field(default_factory=dict)
     sums: list[str] = field(default_factory=list)
 
     def err(self, loc: Loc, message: str) -> None:
@@ -598,6 +600,7 @@ def _examples(
                 contract=merge(base or {}, contract),
                 as_of=as_of,
                 params=params,
+                written_for={**f.written_for, **params},
                 fires=tuple(expected),
                 source=f.source,
                 line=f.line(at),
@@ -605,6 +608,26 @@ def _examples(
             )
         )
     return tuple(out)
+
+
+def _written_for(f: _File, raw: Any) -> dict[str, Decimal]:
+    """The file's `params:` {name: number}: the thresholds its examples were written for, so
+    tuning config/risk.yaml does not make the rules' own examples fail (docs/rules.md)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        f.err(("params",), "params: a mapping {parameter: number} the examples were written for")
+        return {}
+    out: dict[str, Decimal] = {}
+    for key, value in raw.items():
+        if _param(f, key, ("params", key)) is None:
+            continue
+        num = _number(value)
+        if num is None:
+            f.err(("params", key), f"params: {key} must be a number, not {value!r}")
+            continue
+        out[key] = num
+    return out
 
 
 def example_contract(ex: Example, currencies: Collection[str] | None) -> Contract:
@@ -637,6 +660,7 @@ def _parse(
         return []
     _keys(f, data, FILE_KEYS, (), "a rule file")
     file_as_of = _date(f, data["as_of"], ("as_of",)) if "as_of" in data else None
+    f.written_for = _written_for(f, data.get("params"))
     base = data.get("base") or {}
     if not isinstance(data["rules"], list):
         f.err(("rules",), "rules: must be a list")

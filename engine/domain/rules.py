@@ -255,6 +255,9 @@ class Example:
     line: int
     #: What the counterparty register says (SPEC 7); absent: an unregistered counterparty.
     register: RegisterFacts = UNREGISTERED
+    #: The thresholds the example was written for: its file's `params:` with its own
+    #: `params:` on top. `rules test` runs it with these, whatever config/risk.yaml says.
+    written_for: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

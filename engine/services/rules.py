@@ -171,16 +171,44 @@ def check_contract(
 # -- the examples beside the rules ----------------------------------------------------------
 
 
-def example_failures(rule: Rule, ex: Example, flags: list[Flag]) -> list[str]:
-    got = sorted(
-        ((f.severity.value, f.subject or "") for f in flags if f.rule == rule.id),
+def show(value: Any) -> str:
+    """A value as people read it: 60, not Decimal('60'); dates as 2027-01-04."""
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value():
+            return str(int(value))
+        return format(value.normalize(), "f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def _flags_text(flags: list[tuple[str, str]]) -> str:
+    if not flags:
+        return "no flag"
+    return ", ".join(f"{sev} on {subject}" if subject else sev for sev, subject in flags)
+
+
+def _got(rule: Rule, flags: list[Flag]) -> list[tuple[str, str]]:
+    return sorted((f.severity.value, f.subject or "") for f in flags if f.rule == rule.id)
+
+
+def _want(ex: Example) -> list[tuple[str, str]]:
+    return sorted((e.severity.value if e.severity else "?", e.subject or "") for e in ex.fires)
+
+
+def _matches(got: list[tuple[str, str]], want: list[tuple[str, str]]) -> bool:
+    return len(got) == len(want) and all(
+        w[0] in ("?", g[0]) and (not w[1] or w[1] == g[1]) for g, w in zip(got, want, strict=True)
     )
-    want = sorted((e.severity.value if e.severity else "?", e.subject or "") for e in ex.fires)
+
+
+def example_failures(rule: Rule, ex: Example, flags: list[Flag]) -> list[str]:
+    got, want = _got(rule, flags), _want(ex)
     problems: list[str] = []
-    if len(got) != len(want) or any(
-        w[0] not in ("?", g[0]) or (w[1] and w[1] != g[1]) for g, w in zip(got, want, strict=False)
-    ):
-        problems.append(f"expected {want or 'no flag'}, got {got or 'no flag'}")
+    if not _matches(got, want):
+        problems.append(f"expected {_flags_text(want)}, got {_flags_text(got)}")
     mine = [f for f in flags if f.rule == rule.id]
     for expected in ex.fires:
         match = next(
@@ -194,7 +222,7 @@ def example_failures(rule: Rule, ex: Example, flags: list[Flag]) -> list[str]:
         for key, value in expected.evidence.items():
             actual = match.evidence.get(key)
             if not _same(actual, value):
-                problems.append(f"evidence {key} = {actual!r}, expected {value!r}")
+                problems.append(f"evidence {key} = {show(actual)}, expected {show(value)}")
     return problems
 
 
@@ -209,13 +237,32 @@ def _same(actual: Any, expected: Any) -> bool:
     return bool(actual == expected)
 
 
+def _retuned(rt: Runtime, rule: Rule, ex: Example) -> dict[str, tuple[Decimal, Decimal]]:
+    """{parameter: (written for, configured)} where config/risk.yaml moved a threshold the
+    rule reads away from the value its example was written for (the example's own
+    `params:` are deliberate and stay)."""
+    configured = rt.risk_config.parameters
+    return {
+        name: (value, Decimal(configured[name]))
+        for name, value in ex.written_for.items()
+        if name in rule.params
+        and name not in ex.params
+        and name in configured
+        and Decimal(configured[name]) != value
+    }
+
+
 def run_examples(rt: Runtime, rules: RuleSet | None = None, backend: Any = None) -> dict[str, Any]:
-    """Run every example of every rule; `failures` names file:line, rule and what differed."""
+    """Run every example of every rule with the thresholds it was written for; `failures`
+    names file:line, rule and what differed. `notes` names the examples whose flags differ
+    under the thresholds configured in config/risk.yaml (not a failure: the risk officer
+    tuned them; the note says what the examples no longer show)."""
     from engine.risk.flags import effective_params
 
     rules = rules or folder_rules(rt)
     evaluator = backend or PythonEvaluator(rules, rt.risk_config)
     cases: list[dict[str, Any]] = []
+    notes: list[str] = []
     for rule in rules.rules:
         for ex in rule.examples:
             entry: dict[str, Any] = {
@@ -229,10 +276,23 @@ def run_examples(rt: Runtime, rules: RuleSet | None = None, backend: Any = None)
                 entry["problems"] = [f"invalid contract: {str(exc).splitlines()[0]}"]
                 cases.append(entry)
                 continue
-            effective_params(rt.risk_config, ex.params)
-            report = evaluator.evaluate([contract], ex.as_of, ex.params)[0]
+            params = {**ex.written_for, **ex.params}
+            effective_params(rt.risk_config, params)
+            report = evaluator.evaluate([contract], ex.as_of, params)[0]
             entry["problems"] = example_failures(rule, ex, report.flags)
             cases.append(entry)
+            moved = _retuned(rt, rule, ex)
+            if moved and not entry["problems"]:
+                tuned = evaluator.evaluate([contract], ex.as_of, ex.params)[0]
+                got = _got(rule, tuned.flags)
+                if not _matches(got, _want(ex)):
+                    was = ", ".join(f"{n}={show(w)}" for n, (w, _) in moved.items())
+                    now = ", ".join(f"{n}={show(c)}" for n, (_, c) in moved.items())
+                    notes.append(
+                        f"{entry['where']}: example '{ex.name}' of rule {rule.id} expects "
+                        f"{_flags_text(_want(ex))} with {was}; with the configured {now} it "
+                        f"gives {_flags_text(got)}"
+                    )
     failures = [c for c in cases if c["problems"]]
     missing = [
         r.id
@@ -244,7 +304,60 @@ def run_examples(rt: Runtime, rules: RuleSet | None = None, backend: Any = None)
         "passed": len(cases) - len(failures),
         "failed": len(failures),
         "failures": failures,
+        "notes": notes,
         "rules_without_both_cases": missing,
+    }
+
+
+def examples_against_config(rt: Runtime, rules: RuleSet) -> list[str]:
+    """For `init`: the notes of `run_examples` (examples that no longer hold for the
+    thresholds in config/risk.yaml), on the Python backend (same semantics, no worker)."""
+    return list(run_examples(rt, rules)["notes"])
+
+
+def merge_backend_runs(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One result from the same examples run on several backends: a failure both give
+    alike is listed once for "both backends"; one that differs names its backend."""
+    names = list(runs)
+    first = runs[names[0]]
+    by_case: dict[tuple[str, str, str, tuple[str, ...]], list[str]] = {}
+    order: list[tuple[str, str, str, tuple[str, ...]]] = []
+    for name in names:
+        for f in runs[name]["failures"]:
+            key = (f["where"], f["rule"], f["example"], tuple(f["problems"]))
+            if key not in by_case:
+                by_case[key] = []
+                order.append(key)
+            by_case[key].append(name)
+    failures = []
+    for key in order:
+        where, rule, example, problems = key
+        who = by_case[key]
+        backend = (
+            ("both backends" if len(names) == 2 else "all backends")
+            if len(who) == len(names)
+            else " and ".join(who)
+        )
+        failures.append(
+            {
+                "rule": rule,
+                "example": example,
+                "where": where,
+                "problems": list(problems),
+                "backend": backend,
+            }
+        )
+    notes: list[str] = []
+    for name in names:
+        notes.extend(n for n in runs[name]["notes"] if n not in notes)
+    failed = len({(f["where"], f["rule"], f["example"]) for f in failures})
+    return {
+        "examples": first["examples"],
+        "passed": first["examples"] - failed,
+        "failed": failed,
+        "failures": failures,
+        "notes": notes,
+        "rules_without_both_cases": first["rules_without_both_cases"],
     }
 
 

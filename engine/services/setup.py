@@ -15,7 +15,11 @@ def initialise(rt: Runtime) -> dict[str, Any]:
     Definitions are checked before anything is written, so a broken workflow or rule set is
     refused and the one in use stays.
     """
-    from engine.services.rules import check_shipped_rules, load_shipped_rules
+    from engine.services.rules import (
+        check_shipped_rules,
+        examples_against_config,
+        load_shipped_rules,
+    )
 
     rules = check_shipped_rules(rt)  # a broken rules/ is refused before anything is written
     migrate.upgrade(rt.db, audit_key=rt.audit_key.get)
@@ -26,5 +30,10 @@ def initialise(rt: Runtime) -> dict[str, Any]:
 
     result["workflows"] = load_shipped_workflows(rt)["workflows"]
     result["rules"] = load_shipped_rules(rt, rules)["rules"]
+    # Not a refusal: the risk officer tuned config/risk.yaml; say what the examples no
+    # longer show so the tuning is a known decision (docs/rules.md).
+    notes = examples_against_config(rt, rules)
+    if notes:
+        result["rule_notes"] = notes
     # Workflow and rule loading join here (engine.services.workflows / engine.services.rules).
     return result

@@ -170,3 +170,64 @@ def test_init_refuses_a_broken_rule_set_and_keeps_the_one_in_use(tmp_path: Path)
         "rules", "list", "--format", "json", db_url=url, **FAST, CONTRACTFLOW_RULES_DIR=str(broken)
     ).json
     assert any(r["id"] == "renewal.short_notice" and r["severity"] == "low" for r in listed)
+
+
+def _tuned_config(tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of config/ with one threshold in risk.yaml changed, as a risk officer would."""
+    config = tmp_path / "config"
+    shutil.copytree(PROJECT_ROOT / "config", config)
+    risk = config / "risk.yaml"
+    text = risk.read_text()
+    assert old in text
+    risk.write_text(text.replace(old, new, 1))
+    return config
+
+
+def test_tuning_a_threshold_keeps_the_examples_passing_and_notes_what_they_no_longer_show(
+    tmp_path: Path,
+) -> None:
+    config = _tuned_config(tmp_path, "net_days_medium: 90 ", "net_days_medium: 60 ")
+    result = run_cli("rules", "test", db_url=sqlite(tmp_path), CONTRACTFLOW_CONFIG_DIR=str(config))
+    assert result.code == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("passed, 0 failed")
+    assert "FAIL" not in result.stdout and "Decimal(" not in result.stdout
+    notes = [line for line in result.stdout.splitlines() if line.startswith("NOTE ")]
+    assert notes, result.stdout
+    assert len(notes) == len(set(notes)), "a note is printed once, not once per backend"
+    assert all("payment_terms.long_net_days" in n for n in notes), notes
+    assert any(
+        "exactly 90 days does not fire" in n
+        and "expects no flag with net_days_medium=90" in n
+        and "with the configured net_days_medium=60 it gives medium" in n
+        for n in notes
+    ), notes
+    init = run_cli("init", db_url=sqlite(tmp_path), CONTRACTFLOW_CONFIG_DIR=str(config), **FAST)
+    assert init.code == 0, init.stdout + init.stderr
+    assert any(
+        line.startswith("note: ") and "configured net_days_medium=60" in line
+        for line in init.stdout.splitlines()
+    ), init.stdout
+
+
+def test_init_with_the_shipped_thresholds_has_no_example_notes(tmp_path: Path) -> None:
+    init = run_cli("init", db_url=sqlite(tmp_path), **FAST)
+    assert init.code == 0, init.stdout + init.stderr
+    assert "note:" not in init.stdout
+
+
+def test_a_broken_example_fails_once_naming_the_backends_with_readable_values(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(PROJECT_ROOT / "rules", rules)
+    path = rules / "payment_terms.yaml"
+    text = path.read_text()
+    wrong = "evidence: {net_days: 91, net_days_medium: 95}"
+    path.write_text(text.replace("evidence: {net_days: 91, net_days_medium: 90}", wrong, 1))
+    result = run_cli("rules", "test", db_url=sqlite(tmp_path), CONTRACTFLOW_RULES_DIR=str(rules))
+    assert result.code == 1, result.stdout + result.stderr
+    fails = [line for line in result.stdout.splitlines() if line.startswith("FAIL ")]
+    assert len(fails) == 1, result.stdout
+    assert "payment_terms.long_net_days: 91 days is medium (both backends)" in fails[0]
+    assert fails[0].endswith("evidence net_days_medium = 90, expected 95"), fails[0]
+    assert result.stdout.strip().endswith("passed, 1 failed")

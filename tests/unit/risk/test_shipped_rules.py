@@ -33,8 +33,19 @@ def test_rule_file_loads_and_every_rule_has_both_kinds_of_example(path: Path) ->
 )
 def test_shipped_example(rule, example, backend) -> None:  # type: ignore[no-untyped-def]
     contract = example_contract(example, CONFIG.currencies)
-    report = backend.evaluate([contract], example.as_of, example.params)[0]
+    report = backend.evaluate([contract], example.as_of, {**example.written_for, **example.params})[
+        0
+    ]
     assert example_failures(rule, example, report.flags) == []
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=[p.name for p in RULE_FILES])
+def test_every_example_carries_the_thresholds_its_rule_reads(path: Path) -> None:
+    """So tuning config/risk.yaml cannot make the rules' own examples fail (docs/rules.md)."""
+    for rule in parse_rule_text(path.read_text(), str(path), CONFIG.parameters):
+        for ex in rule.examples:
+            missing = set(rule.params) - set(ex.written_for)
+            assert not missing, f"{path.name}: {rule.id}: {ex.name}: no params: for {missing}"
 
 
 def test_catalogue_compiles_under_the_engine_rule_cap() -> None:
