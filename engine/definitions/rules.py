@@ -415,14 +415,15 @@ def _severity(f: _File, raw: Any, loc: Loc, scope: str | None) -> tuple[Band, ..
         if not isinstance(item, Mapping):
             f.err(at, "a severity band is a mapping {level: ..., when: ...}")
             return None
-        _keys(f, item, ("level", "when"), at, "a severity band")
+        _keys(f, item, ("level", "when", "message"), at, "a severity band")
         sev = level(item.get("level"), (*at, "level"))
         when = _cond(f, item["when"], (*at, "when"), scope) if "when" in item else None
+        message = _text(f, item, "message", at, required=False) or None
         if sev is None or ("when" in item and when is None):
             return None
         if i < len(raw) - 1 and when is None:
             f.err(at, "only the last severity band may leave out `when`")
-        bands.append(Band(sev, when))
+        bands.append(Band(sev, when, message))
     return tuple(bands)
 
 
@@ -462,7 +463,6 @@ def _rule(f: _File, raw: Any, loc: Loc, file_as_of: dt.date | None, base: Any) -
     if category and category not in CATEGORIES:
         f.err((*loc, "category"), f"category '{category}' is not one of {_allowed(CATEGORIES)}")
     description = _text(f, raw, "description", loc)
-    message = _text(f, raw, "message", loc)
     scope = raw.get("for_each")
     if scope is not None and scope not in COLLECTIONS:
         f.err((*loc, "for_each"), f"unknown collection '{scope}' (known: {_allowed(COLLECTIONS)})")
@@ -479,14 +479,22 @@ def _rule(f: _File, raw: Any, loc: Loc, file_as_of: dt.date | None, base: Any) -
         bands = None
     else:
         bands = _severity(f, raw["severity"], (*loc, "severity"), scope)
+    # A rule whose every band words its own flags needs no message of its own.
+    every_band_worded = bool(bands) and all(b.message for b in bands or ())
+    message = _text(f, raw, "message", loc, required=not every_band_worded)
     known = _names_in_scope(scope) | set(f.params_used) | set(f.sums)
-    for name in PLACEHOLDER.findall(message):
-        if name not in known:
-            f.err(
-                (*loc, "message"),
-                f"message: unknown placeholder {{{name}}} (use a field, a parameter of this "
-                "rule, a sum name, as_of, subject, severity or base_currency)",
-            )
+    templates: list[tuple[Loc, str]] = [((*loc, "message"), message)]
+    for i, band in enumerate(bands or ()):
+        if band.message is not None:
+            templates.append(((*loc, "severity", i, "message"), band.message))
+    for at, template in templates:
+        for name in PLACEHOLDER.findall(template):
+            if name not in known:
+                f.err(
+                    at,
+                    f"message: unknown placeholder {{{name}}} (use a field, a parameter of "
+                    "this rule, a sum name, as_of, subject, severity or base_currency)",
+                )
     evidence_raw = raw.get("evidence")
     evidence: tuple[str, ...] = ()
     if evidence_raw is not None:

@@ -94,6 +94,18 @@ COLLECTIONS: dict[str, dict[str, FieldSpec]] = {
         "amount_base": FieldSpec("number", "amount in the base currency", derived=True),
         "issuer": FieldSpec("text", "issuer"),
         "expires_on": FieldSpec("date", "expiry date"),
+        "days_after_end": FieldSpec(
+            "number",
+            "expires_on minus the contract's end_date, in days (negative: lapses before the "
+            "end; null without expiry)",
+            derived=True,
+        ),
+        "days_before_end": FieldSpec(
+            "number",
+            "the contract's end_date minus expires_on, in days (negative: lapses after the "
+            "end; null without expiry)",
+            derived=True,
+        ),
     },
     "obligations": {
         "id": FieldSpec("text", "obligation id"),
@@ -228,10 +240,15 @@ Cond = Compare | AllOf | AnyOf | Not | Quantified | SumOf
 
 @dataclass(frozen=True)
 class Band:
-    """Severity when `when` holds (None: always). The first matching band wins."""
+    """Severity when `when` holds (None: always). The first matching band wins.
+
+    `message`, when given, replaces the rule's message for flags of this band: the same
+    finding may need different words depending on which side of a boundary the values lie
+    (a guarantee lapsing before the contract ends versus shortly after it)."""
 
     level: Severity
     when: Cond | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -277,6 +294,10 @@ class Rule:
     source: str
     line: int
     examples: tuple[Example, ...] = ()
+
+    def message_of(self, band: int) -> str:
+        """The message template of a flag given by severity band `band`."""
+        return self.bands[band].message or self.message
 
 
 @dataclass(frozen=True)

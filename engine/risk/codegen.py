@@ -56,6 +56,12 @@ ITEM_EXPR: dict[str, dict[str, str]] = {
         "amount_base": "_base({x}.amount, c.currency, e)",
         "issuer": "{x}.issuer",
         "expires_on": "{x}.expires_on",
+        "days_after_end": (
+            "(None if {x}.expires_on is None else ({x}.expires_on - c.end_date).days)"
+        ),
+        "days_before_end": (
+            "(None if {x}.expires_on is None else (c.end_date - {x}.expires_on).days)"
+        ),
     },
     "obligations": {
         "id": "{x}.id",

@@ -296,20 +296,26 @@ class FlagBuilder:
                 (key, value_fn(rule, _ident(kind, ref, rule)))
                 for key, kind, ref in evidence_names(rule)
             ]
-        self.parts: list[str | ValueFn] = []
-        pos = 0
-        for m in PLACEHOLDER.finditer(rule.message):
-            self.parts.append(rule.message[pos : m.start()])
-            self.parts.append(value_fn(rule, m.group(1)) if m.group(1) != "severity" else "\0sev")
-            pos = m.end()
-        self.parts.append(rule.message[pos:])
+        #: Per severity band, the message template resolved to text and getters.
+        self.parts = [self._template(rule.message_of(b)) for b in range(len(rule.bands))]
         self.subject = value_fn(rule, "subject") if rule.for_each else None
+
+    def _template(self, message: str) -> list[str | ValueFn]:
+        parts: list[str | ValueFn] = []
+        pos = 0
+        for m in PLACEHOLDER.finditer(message):
+            parts.append(message[pos : m.start()])
+            name = m.group(1)
+            parts.append(value_fn(self.rule, name) if name != "severity" else "\0sev")
+            pos = m.end()
+        parts.append(message[pos:])
+        return parts
 
     def build(self, band: int, c: Contract, e: Env, item: tuple[Any, int] | None) -> Flag:
         rule = self.rule
         level = rule.bands[band].level
         out: list[str] = []
-        for part in self.parts:
+        for part in self.parts[band]:
             if isinstance(part, str):
                 out.append(level.value if part == "\0sev" else part)
             else:

@@ -321,16 +321,17 @@ class _FlagCode:
     def build(self, band: int, x: str, i: str) -> str:
         gen, rule = self.gen, self.rule
         level = rule.bands[band].level
+        template = rule.message_of(band)
         parts: list[str] = []
         pos = 0
-        for m in PLACEHOLDER.finditer(rule.message):
+        for m in PLACEHOLDER.finditer(template):
             if m.start() > pos:
-                parts.append(gen.const(rule.message[pos : m.start()]))
+                parts.append(gen.const(template[pos : m.start()]))
             name = m.group(1)
             parts.append(gen.const(level.value) if name == "severity" else self.text(name, x, i))
             pos = m.end()
-        if pos < len(rule.message) or not parts:
-            parts.append(gen.const(rule.message[pos:]))
+        if pos < len(template) or not parts:
+            parts.append(gen.const(template[pos:]))
         message = " + ".join(parts)
         if rule.evidence:
             names = [(_key(n, rule.evidence), n) for n in rule.evidence]

@@ -76,6 +76,14 @@ def _days_past_due(item: Any, c: Contract, e: Env) -> int:
     return (e.as_of - item.due).days
 
 
+def _days_after_end(item: Any, c: Contract) -> int | None:
+    return None if item.expires_on is None else (item.expires_on - c.end_date).days
+
+
+def _days_before_end(item: Any, c: Contract) -> int | None:
+    return None if item.expires_on is None else (c.end_date - item.expires_on).days
+
+
 ITEM_GETTERS: dict[str, dict[str, ItemGetter]] = {
     "guarantees": {
         "id": lambda g, i, c, e: g.id,
@@ -84,6 +92,8 @@ ITEM_GETTERS: dict[str, dict[str, ItemGetter]] = {
         "amount_base": lambda g, i, c, e: _base(g.amount, c, e),
         "issuer": lambda g, i, c, e: g.issuer,
         "expires_on": lambda g, i, c, e: g.expires_on,
+        "days_after_end": lambda g, i, c, e: _days_after_end(g, c),
+        "days_before_end": lambda g, i, c, e: _days_before_end(g, c),
     },
     "obligations": {
         "id": lambda o, i, c, e: o.id,

@@ -114,6 +114,14 @@ rules:
         - {not: {field: status, in: [fulfilled]}}
     severity: low
     message: "{subject} {days_past_due}"
+  - id: t.days_around_end
+    category: guarantees
+    description: derived expiry-to-end day counts in conditions, bands with own messages
+    for_each: guarantees
+    when: {field: days_after_end, lt: 31}
+    severity:
+      - {level: high, when: {field: days_before_end, gt: 0}, message: "{subject} -{days_before_end}"}
+      - {level: low, message: "{subject} +{days_after_end}"}
 """
 
 
@@ -172,5 +180,6 @@ def test_every_operator_agrees_across_evaluators(
 
 
 def _index(contract: Contract, rule: str, subject: str) -> int:
-    coll = contract.guarantees if rule == "t.item_dates" else contract.obligations
+    guarantee_rules = ("t.item_dates", "t.days_around_end")
+    coll = contract.guarantees if rule in guarantee_rules else contract.obligations
     return next(i for i, x in enumerate(coll) if x.id == subject)
