@@ -22,6 +22,7 @@ from engine.risk.flags import effective_params
 from engine.risk.pool import DurableEvaluator
 from engine.risk.python import PythonEvaluator
 from engine.risk.values import Env
+from engine.services.counterparties import MAX_CREDIT_LIMIT
 from engine.settings import PROJECT_ROOT
 from tests.unit.risk.readings import assert_second_readings_agree
 
@@ -127,7 +128,10 @@ def contracts(draw: st.DrawFn) -> Contract:
         )
         facts = RegisterFacts(
             status=draw(st.sampled_from(list(CounterpartyStatus))),
-            credit_limit=None if limit is None else max(limit, Decimal(0)),
+            # The register refuses limits of 10^13 and more (MAX_CREDIT_LIMIT).
+            credit_limit=None
+            if limit is None or limit >= MAX_CREDIT_LIMIT
+            else max(limit, Decimal(0)),
             exposure_other=other,
             rating=draw(st.sampled_from([None, CreditRating.AAA, CreditRating.BB, CreditRating.D])),
         )
