@@ -19,7 +19,7 @@ from engine.services.runtime import Runtime
 from engine.services.views import show
 from engine.store import models as m
 from tests.integration.counterparties.support import CODE, HUADONG, sale, use_backend
-from tests.integration.workflow.support import prepare
+from tests.integration.workflow.support import PEOPLE, prepare
 
 BACKENDS = ["python", "durable"]
 
@@ -29,6 +29,15 @@ def crt(rt: Runtime) -> Runtime:
     prepare(rt)
     use_backend(rt, "python")
     return rt
+
+
+def _sign(rt: Runtime, code: str) -> None:
+    """Approve every open task of `code` (by a holder of its role) until it is signed."""
+    holders = {roles[0]: name for name, roles in reversed(PEOPLE.items())}
+    view = show(rt, code)
+    while view.stage != "fulfilment":
+        task = next(t for t in view.tasks if t.status == "open")
+        view = lifecycle.act(rt, task.id, "approve", holders[task.role])
 
 
 def _rules(view: lifecycle.ContractView) -> list[str]:
@@ -95,7 +104,8 @@ def test_exposure_sums_submitted_active_sales_less_settled_counterparty_payments
     shown = show_counterparty(crt, CODE, "lena")
     assert shown["exposure"] == Decimal(1000000 + 1420000)  # USD 200,000 x 7.10; buy owes 0
     assert shown["available_credit"] == Decimal(5000000 - 2420000)
-    lifecycle.fulfil_obligation(crt, "SC-1", "P-1", "alice")
+    _sign(crt, "SC-1")  # obligations are recorded once signed (docs/workflows.md)
+    lifecycle.fulfil_obligation(crt, "SC-1", "P-1", "alice", on=crt.today())
     shown = show_counterparty(crt, HUADONG.upper(), "lena")
     assert shown["exposure"] == Decimal(700000 + 1420000)
     outstanding = {c["id"]: c["outstanding"] for c in shown["contracts"]}
