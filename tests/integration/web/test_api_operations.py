@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from fastapi.testclient import TestClient
 
 from engine.services.runtime import Runtime
@@ -136,3 +138,43 @@ def test_the_contract_list_gives_the_next_offset_like_the_task_list(
     assert first.headers["X-Next-Offset"] == "1"
     last = client.get("/api/contracts?limit=1&offset=1", headers=root)
     assert len(last.json()) == 1 and "X-Next-Offset" not in last.headers
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/contracts",
+        "/api/tasks?all=true",
+        "/api/delegations",
+        "/api/alerts",
+        "/api/admin/log",
+        "/api/counterparties",
+    ],
+)
+def test_every_list_walks_page_by_page_with_x_next_offset_to_the_whole_list(
+    client: TestClient, web_rt: Runtime, path: str
+) -> None:
+    for code in ("SC-2026-0042", "SC-2026-0043"):
+        _submitted(client, web_rt, code)
+    today = web_rt.today().isoformat()
+    root = bearer(web_rt, "root")
+    for from_user, to_user in (("lena", "lars"), ("lars", "lena")):
+        body = {"to_user": to_user, "starts_on": today, "ends_on": today, "for_user": from_user}
+        made = client.post("/api/delegations", json=body, headers=root)
+        assert made.status_code == 201, made.text
+    joiner = "&" if "?" in path else "?"
+    whole = client.get(f"{path}{joiner}limit=500", headers=root)
+    assert whole.status_code == 200, whole.text
+    walked: list[object] = []
+    offset: str | None = "0"
+    pages = 0
+    while offset is not None:
+        got = client.get(f"{path}{joiner}limit=1&offset={offset}", headers=root)
+        assert got.status_code == 200, got.text
+        walked += got.json()
+        pages += 1
+        offset = got.headers.get("X-Next-Offset")
+        assert pages <= len(whole.json()) + 1
+    assert walked == whole.json()
+    if path not in ("/api/counterparties", "/api/alerts"):  # empty on a fresh database
+        assert pages >= 2, f"{path} has {len(whole.json())} items"
