@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from fastapi.testclient import TestClient
 
 from engine.services.runtime import Runtime
