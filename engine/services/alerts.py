@@ -114,14 +114,18 @@ def view(row: m.OutboxMessage) -> dict[str, Any]:
     }
 
 
-def list_alerts(rt: Runtime, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Outbox rows, newest first, optionally of one status."""
+def list_alerts(
+    rt: Runtime, status: str | None = None, limit: int = 200, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Outbox rows, newest first, optionally of one status (`offset` skips that many)."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(f"--status: {status!r} is not one of {', '.join(STATUSES)}")
     if limit < 1:
         raise InvalidInput("--limit: must be at least 1")
     with rt.db.sessions() as session:
-        query = select(m.OutboxMessage).order_by(m.OutboxMessage.id.desc()).limit(limit)
+        query = (
+            select(m.OutboxMessage).order_by(m.OutboxMessage.id.desc()).limit(limit).offset(offset)
+        )
         if status is not None:
             query = query.where(m.OutboxMessage.status == status)
         return [view(r) for r in session.scalars(query)]

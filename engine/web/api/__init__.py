@@ -16,7 +16,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from engine.web.api import admin, contracts, counterparties, me, rules, tasks
+from engine.web.api import admin, contracts, counterparties, delegations, me, rules, tasks
 
 
 class ErrorBody(BaseModel):
@@ -52,6 +52,9 @@ OPERATION_IDS = {
     "tasks": "list_tasks",
     "inbox_page": "get_inbox",
     "act": "act_on_task",
+    "reassign": "reassign_task",
+    "waive": "waive_obligation",
+    "get_history": "get_contract_history",
     "bulk": "bulk_approve_tasks",
     "check": "check_rules",
     "check_upload": "check_rules_upload",
@@ -69,5 +72,5 @@ def operation_id(route: APIRoute) -> str:
 
 router = APIRouter(responses=ERROR_RESPONSES, generate_unique_id_function=operation_id)
 
-for module in (me, contracts, tasks, rules, admin, counterparties):
+for module in (me, contracts, tasks, delegations, rules, admin, counterparties):
     router.include_router(module.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
 from engine.domain.people import UserView
@@ -16,6 +16,7 @@ from engine.services.alerts import list_alerts, retry_alert, run_alerts
 from engine.services.dashboard import Dashboard, dashboard
 from engine.services.users import list_users
 from engine.services.workflows import list_workflows
+from engine.web.api.pagination import Offset, page
 from engine.web.api.params import AlertId
 from engine.web.deps import ApiUser, RuntimeDep
 
@@ -40,12 +41,15 @@ def get_dashboard(rt: RuntimeDep, user: ApiUser) -> Dashboard:
 def alerts(
     rt: RuntimeDep,
     user: ApiUser,
+    response: Response,
     status: Annotated[str | None, Query(pattern="^(pending|sent|failed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Offset = 0,
 ) -> list[dict[str, Any]]:
-    """The alert outbox, newest first."""
+    """The alert outbox, newest first, one page at a time (`X-Next-Offset`)."""
     access.require_outbox(user)
-    return list_alerts(rt, status=status, limit=limit)
+    found = list_alerts(rt, status=status, limit=limit + 1, offset=offset)
+    return page(response, found, limit, offset)
 
 
 @router.post("/alerts/{alert_id}/retry", tags=["alerts"])
@@ -81,9 +85,11 @@ def workflows(rt: RuntimeDep, user: ApiUser) -> list[WorkflowView]:
 def admin_events(
     rt: RuntimeDep,
     user: ApiUser,
+    response: Response,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> list[AdminEventView]:
-    """The admin audit log (users, roles, passwords, tokens, workflows), newest first."""
+    """The admin audit log (users, roles, passwords, tokens, workflows), newest first, one
+    page at a time (`X-Next-Offset`)."""
     access.require_admin(user)
-    return list_events(rt, limit=limit, offset=offset)
+    return page(response, list_events(rt, limit=limit + 1, offset=offset), limit, offset)

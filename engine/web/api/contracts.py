@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile, st
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.domain.views import ContractSummary, ContractView
+from engine.domain.views import ContractSummary, ContractView, HistoryEntry
 from engine.errors import InvalidInput
 from engine.services import access, lifecycle
 from engine.services.auth import Principal
@@ -19,6 +19,7 @@ from engine.services.portfolio import visible_contract_list
 from engine.services.runtime import Runtime
 from engine.services.uploads import read_data, read_upload
 from engine.services.views import show
+from engine.web.api.pagination import Limit, Offset, page
 from engine.web.api.params import ContractCode, Name, ObligationId
 from engine.web.deps import ApiUser, RuntimeDep
 from engine.web.downloads import download, download_report
@@ -64,15 +65,20 @@ class ReasonRequest(BaseModel):
 def list_contracts(
     rt: RuntimeDep,
     user: ApiUser,
+    response: Response,
     status_: Annotated[
         str | None, Query(alias="status", pattern="^(active|closed|terminated)$")
     ] = None,
     stage: Name = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[ContractSummary]:
-    """Contracts you may see, most recently changed first."""
-    return visible_contract_list(rt, user, status=status_, stage=stage, limit=limit, offset=offset)
+    """Contracts you may see, most recently changed first, one page at a time (`X-Next-Offset`
+    gives the next page's `offset` when there may be more)."""
+    found = visible_contract_list(
+        rt, user, status=status_, stage=stage, limit=limit + 1, offset=offset
+    )
+    return page(response, found, limit, offset)
 
 
 @router.post("/contracts", response_model=ContractView, status_code=status.HTTP_201_CREATED)
@@ -264,6 +270,45 @@ def revert(
     with rt.db.sessions() as session:
         access.require_fulfil(user, access.contract_row(session, user, code, rt.today()))
     return lifecycle.revert_obligation(rt, code, obligation, user.username, body.reason)
+
+
+class WaiveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field(
+        min_length=1, max_length=4000, description="why it is not required (kept in the history)"
+    )
+
+
+@router.post("/contracts/{code:path}/obligations/{obligation}/waive", response_model=ContractView)
+def waive(
+    rt: RuntimeDep,
+    user: ApiUser,
+    code: ContractCode,
+    obligation: ObligationId,
+    body: WaiveRequest,
+) -> ContractView:
+    """Record that an obligation is no longer required (as `contractflow obligations waive`)."""
+    with rt.db.sessions() as session:
+        access.require_fulfil(user, access.contract_row(session, user, code, rt.today()))
+    return lifecycle.waive_obligation(rt, code, obligation, user.username, comment=body.comment)
+
+
+@router.get("/contracts/{code:path}/history", response_model=list[HistoryEntry])
+def get_history(
+    rt: RuntimeDep,
+    user: ApiUser,
+    code: ContractCode,
+    response: Response,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[HistoryEntry]:
+    """A contract's audit history, oldest first (what `contractflow show` lists), one page at
+    a time; to anyone who may see the contract."""
+    with rt.db.sessions() as session:
+        access.require_visible(session, user, code, rt.today())
+    history = show(rt, code).history
+    return page(response, history[offset : offset + limit + 1], limit, offset)
 
 
 @router.post("/contracts/{code:path}/withdraw", response_model=ContractView)

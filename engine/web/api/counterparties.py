@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.services.counterparties import (
@@ -19,6 +19,7 @@ from engine.services.counterparties import (
     set_counterparty,
     show_counterparty,
 )
+from engine.web.api.pagination import Limit, Offset, page
 from engine.web.deps import ApiUser, RuntimeDep
 
 router = APIRouter(tags=["counterparties"])
@@ -59,12 +60,15 @@ class SetResult(BaseModel):
 def list_(
     rt: RuntimeDep,
     user: ApiUser,
+    response: Response,
     search: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[dict[str, Any]]:
-    """The register by name, each with exposure against its limit."""
-    return list_counterparties(rt, user.username, search, limit, offset)
+    """The register by name, each with exposure against its limit, one page at a time
+    (`X-Next-Offset`)."""
+    found = list_counterparties(rt, user.username, search, limit + 1, offset)
+    return page(response, found, limit, offset)
 
 
 @router.get("/counterparties/{key}")

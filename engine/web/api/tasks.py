@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.domain.risk import Severity
-from engine.domain.views import ActOutcome, TaskView
+from engine.domain.views import ActOutcome, ContractView, TaskView
+from engine.errors import NotFound
 from engine.services import access, lifecycle
 from engine.services.inbox import BulkOutcome, InboxPage, InboxQuery, SortKey, bulk_approve, inbox
 from engine.services.portfolio import task_contract_code
-from engine.services.views import TASKS_PAGE, TASKS_PAGE_MAX, list_tasks
+from engine.services.views import TASKS_PAGE, TASKS_PAGE_MAX, list_tasks, show
 from engine.web.api.params import Name, TaskId
 from engine.web.deps import ApiUser, RuntimeDep
 
@@ -107,3 +108,30 @@ def act(rt: RuntimeDep, user: ApiUser, task_id: TaskId, body: ActRequest) -> Act
 def bulk(rt: RuntimeDep, user: ApiUser, body: BulkApproveRequest) -> BulkOutcome:
     """Approve several low-risk tasks; each is checked and applied on its own."""
     return bulk_approve(rt, user, body.task_ids, body.comment)
+
+
+class ReassignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_user: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", description="holds the task's role"
+    )
+    comment: str | None = Field(default=None, max_length=4000)
+
+
+@router.get("/tasks/{task_id}", response_model=TaskView)
+def get_task(rt: RuntimeDep, user: ApiUser, task_id: TaskId) -> TaskView:
+    """One task (open or closed) on a contract you may see."""
+    code = task_contract_code(rt, user, task_id)
+    for task in show(rt, code).tasks:
+        if task.id == task_id:
+            return task
+    raise NotFound(f"task {task_id} does not exist")  # pragma: no cover - the code came from it
+
+
+@router.post("/tasks/{task_id}/reassign", response_model=ContractView)
+def reassign(rt: RuntimeDep, user: ApiUser, task_id: TaskId, body: ReassignRequest) -> ContractView:
+    """Give an open task to one person holding its role (admin or contract_manager; as
+    `contractflow reassign`); they are emailed."""
+    task_contract_code(rt, user, task_id)
+    return lifecycle.reassign(rt, task_id, body.to_user, user.username, comment=body.comment)

@@ -41,6 +41,15 @@ def test_no_generated_request_causes_a_server_error(web_rt: Runtime) -> None:
         ("GET", "/api/counterparties/{key}"),
         ("PATCH", "/api/counterparties/{key}"),
     } <= paths
+    # What a script needs that was on the CLI only (issue 19 item 6).
+    assert {
+        ("POST", "/api/contracts/{code}/obligations/{obligation}/waive"),
+        ("GET", "/api/contracts/{code}/history"),
+        ("GET", "/api/tasks/{task_id}"),
+        ("POST", "/api/tasks/{task_id}/reassign"),
+        ("GET", "/api/delegations"),
+        ("POST", "/api/delegations"),
+    } <= paths
     failures: list[str] = []
     seen: dict[int, int] = {}
     for operation in operations:
@@ -98,6 +107,14 @@ def test_operation_ids_are_readable_and_unique(web_rt: Runtime) -> None:
     assert len(ids) == len(set(ids))
     assert not [i for i in ids if "_api_" in i or i.endswith(("_get", "_post", "_put"))], ids
     assert {"submit_contract", "act_on_task", "get_contract", "list_tasks"} <= set(ids)
+    assert {
+        "waive_obligation",
+        "get_contract_history",
+        "get_task",
+        "reassign_task",
+        "create_delegation",
+        "list_delegations",
+    } <= set(ids)
 
 
 def test_a_created_contract_answers_201_with_its_location(web_rt: Runtime) -> None:
