@@ -27,17 +27,29 @@ def upgrade(db: Database, audit_key: Callable[[], bytes] | None = None) -> str:
     `audit_key` gives the audit trail's key to the migration that re-keys existing
     chains (0004); it is called only when there are events to re-key."""
     cfg = _config()
+    cfg.attributes["audit_key"] = audit_key
     if db.dialect == "sqlite":
         _upgrade_sqlite(db, cfg)
         return head_revision()
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        cfg.attributes["audit_key"] = audit_key
         command.upgrade(cfg, "head")
     return head_revision()
 
 
-def _upgrade_sqlite(db: Database, cfg: Config) -> None:
+def downgrade(db: Database, revision: str) -> None:
+    """Take the schema back to `revision` (tests and operators undoing an upgrade); on
+    SQLite with foreign keys off while the tables are copied, as for `upgrade`."""
+    cfg = _config()
+    if db.dialect == "sqlite":
+        _upgrade_sqlite(db, cfg, lambda: command.downgrade(cfg, revision))
+        return
+    with db.engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)
+
+
+def _upgrade_sqlite(db: Database, cfg: Config, run: Callable[[], None] | None = None) -> None:
     """SQLite changes a CHECK constraint by copying the table (Alembic's batch mode) and
     dropping the old one; with foreign keys enforced, dropping `contracts` would cascade
     into every table that references it. So foreign keys are off while the migrations run
@@ -49,7 +61,10 @@ def _upgrade_sqlite(db: Database, cfg: Config) -> None:
         try:
             with connection.begin():
                 cfg.attributes["connection"] = connection
-                command.upgrade(cfg, "head")
+                if run is None:
+                    command.upgrade(cfg, "head")
+                else:
+                    run()
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                 if broken:
                     raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")

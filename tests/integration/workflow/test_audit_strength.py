@@ -236,14 +236,10 @@ def test_the_audit_key_can_come_from_the_environment(wrt: Runtime, tmp_path: Pat
 def _to_unkeyed_schema(rt: Runtime) -> None:
     """The database as it was before the key: schema 0001 and SHA-256 chains (what the
     product wrote then; the rows are this test's, rehashed the old way)."""
-    from alembic import command
 
     from engine.store import migrate
 
-    cfg = migrate._config()
-    with rt.db.engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0001")
+    migrate.downgrade(rt.db, "0001")
     with rt.db.engine.connect() as conn:
         rows = conn.execute(text("SELECT * FROM audit_events ORDER BY contract_id, id")).all()
     statements: list[str] = []
