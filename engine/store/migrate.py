@@ -29,7 +29,7 @@ def upgrade(db: Database, audit_key: Callable[[], bytes] | None = None) -> str:
     cfg = _config()
     cfg.attributes["audit_key"] = audit_key
     if db.dialect == "sqlite":
-        _upgrade_sqlite(db, cfg)
+        _migrate_sqlite(db, cfg)
         return head_revision()
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection
@@ -42,14 +42,14 @@ def downgrade(db: Database, revision: str) -> None:
     SQLite with foreign keys off while the tables are copied, as for `upgrade`."""
     cfg = _config()
     if db.dialect == "sqlite":
-        _upgrade_sqlite(db, cfg, lambda: command.downgrade(cfg, revision))
+        _migrate_sqlite(db, cfg, lambda: command.downgrade(cfg, revision))
         return
     with db.engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.downgrade(cfg, revision)
 
 
-def _upgrade_sqlite(db: Database, cfg: Config, run: Callable[[], None] | None = None) -> None:
+def _migrate_sqlite(db: Database, cfg: Config, run: Callable[[], None] | None = None) -> None:
     """SQLite changes a CHECK constraint by copying the table (Alembic's batch mode) and
     dropping the old one; with foreign keys enforced, dropping `contracts` would cascade
     into every table that references it. So foreign keys are off while the migrations run
