@@ -59,7 +59,10 @@ def test_the_wheel_installed_into_a_fresh_venv_runs_init_submit_and_rules_test(
     )
     assert str(venv) in where and str(ROOT) not in where
 
-    assert "workflows" in run(cf, "init", cwd=work, env=env)
+    initialised = run(cf, "init", cwd=work, env=env)
+    # The packaged defaults reached the installed code: every shipped workflow and the rules.
+    assert "workflow standard version 1: loaded" in initialised
+    assert "rules: " in initialised
     run(cf, "users", "add", "alice", "--role", "contract_admin", cwd=work, env=env)
     submitted = run(
         cf, "submit", "SC-2026-0042.yaml", "--as", "alice", "--format", "json", cwd=work, env=env
