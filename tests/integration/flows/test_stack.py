@@ -58,11 +58,18 @@ def test_the_stack_serves_the_flows_on_schedules_and_stops_cleanly(
     try:
         with PrefectStack(settings, port=None) as stack:
             api = stack.api_url
-            wait_for(
-                lambda: len(httpx.post(f"{api}/deployments/filter", json={}).json()) == 3,
-                60,
-                "all three deployments",
-            )
+            try:
+                # Generous: on a loaded 2-core machine the flow runner takes a while to import.
+                wait_for(
+                    lambda: len(httpx.post(f"{api}/deployments/filter", json={}).json()) == 3,
+                    180,
+                    "all three deployments",
+                )
+            except AssertionError as waited:
+                log = stack.home / "flows.log"
+                raise AssertionError(
+                    f"{waited}; flows.log ends: {log.read_text()[-3000:] if log.exists() else '-'}"
+                ) from None
             deployments = httpx.post(f"{api}/deployments/filter", json={}).json()
             by_name = {d["name"]: d for d in deployments}
             assert set(by_name) == {"daily", "hourly", "nightly"}

@@ -46,7 +46,7 @@ def test_another_request_is_answered_while_a_big_upload_is_parsed(
     client: TestClient, web_rt: Runtime
 ) -> None:
     alice = bearer(web_rt, "alice")
-    content = _big_contract(900)
+    content = _big_contract(2500)
     done: dict[str, float] = {}
 
     def upload() -> None:
