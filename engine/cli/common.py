@@ -216,12 +216,18 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
         ) from None
 
 
+def _warn(line: str) -> None:
+    sys.stderr.write(f"warning: {line}\n")
+
+
 @contextmanager
 def runtime() -> Iterator[Any]:
     """A `Runtime` for one command, closed afterwards (worker processes, connections)."""
     from engine.services.runtime import Runtime
 
     rt = Runtime()
+    # One line on stderr, e.g. a year the business calendar does not know yet.
+    rt.warn = _warn
     try:
         yield rt
         _send_queued_emails(rt)

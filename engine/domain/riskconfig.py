@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Rate = Annotated[Decimal, Field(gt=0)]
+
+#: The official calendar business-day SLAs follow: "CN" (China's, with its 调休 working
+#: weekends) or "none" (Monday-Friday); `holidays` / `workdays` override either.
+OfficialCalendar = Literal["CN", "none"]
 
 
 class RiskConfig(BaseModel):
@@ -24,7 +28,10 @@ class RiskConfig(BaseModel):
     base_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     fx_rates: dict[Annotated[str, Field(pattern=r"^[A-Z]{3}$")], Rate] = Field(default_factory=dict)
     parameters: dict[str, Decimal] = Field(default_factory=dict)
+    business_calendar: OfficialCalendar = "CN"
+    #: Local overrides of the official calendar: never / always business days.
     holidays: list[dt.date] = Field(default_factory=list)
+    workdays: list[dt.date] = Field(default_factory=list)
     # Days before a contract's end_date at which its owner is told it expires (SPEC 8).
     expiry_alert_days: list[Annotated[int, Field(ge=1, le=3650)]] = Field(
         default_factory=lambda: [90, 60, 30], min_length=1, max_length=12
@@ -38,6 +45,17 @@ class RiskConfig(BaseModel):
         if len(set(days)) != len(days):
             raise ValueError(f"each number of days may appear once, got {days}")
         return sorted(days, reverse=True)
+
+    @model_validator(mode="after")
+    def _holiday_or_workday(self) -> Self:
+        """A day cannot be both a local holiday and a local working day."""
+        both = sorted(set(self.holidays) & set(self.workdays))
+        if both:
+            days = ", ".join(d.isoformat() for d in both)
+            raise ValueError(
+                f"workdays: {days} also listed in holidays (a day is one or the other)"
+            )
+        return self
 
     @property
     def currencies(self) -> frozenset[str]:

@@ -24,4 +24,6 @@ def effective_settings(rt: Runtime) -> dict[str, Any]:
     out["fx_rates"] = {k: str(v) for k, v in sorted(cfg.fx_rates.items())}
     out["risk_parameters"] = {k: str(v) for k, v in sorted(cfg.parameters.items())}
     out["holidays"] = [d.isoformat() for d in cfg.holidays]
+    out["workdays"] = [d.isoformat() for d in cfg.workdays]
+    out["business_calendar"] = cfg.business_calendar
     return out

@@ -160,7 +160,7 @@ def env(rt: Runtime, session: Session, when: Mapping[str, Any], now: dt.datetime
         now=now,
         when=when,
         holders=Lazy(lambda: holders(session)),
-        holidays=frozenset(rt.risk_config.holidays),
+        calendar=rt.calendar,
     )
 
 

@@ -98,6 +98,8 @@ def create_app(rt: Runtime | None = None, *, send_emails: bool = False) -> FastA
             runtime.evaluator  # noqa: B018 - loading is the point
         except OperationalError as exc:
             log.warning("risk rules not loaded at start-up: %s", str(exc).splitlines()[0])
+        # A year the business calendar does not know yet is said now, not at a deadline.
+        runtime.check_calendar()
         sender = None
         if send_emails:
             from engine.services.prompt_delivery import PromptSender

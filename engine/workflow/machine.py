@@ -1,7 +1,7 @@
 """The transition function: (state, action, actor) -> new state + effects. Pure.
 
 No database, no clock, no I/O: everything the machine needs (the `when` values, the time,
-how many people hold each role, the holiday list) comes in through `Env`. Services load
+how many people hold each role, the business calendar) comes in through `Env`. Services load
 the stored state, call `transition`, and apply the returned effects in one transaction;
 tests drive it directly. A refused action raises (Conflict / Forbidden / InvalidInput) and
 produces no effects.
@@ -17,7 +17,8 @@ from typing import Any
 from engine.domain.workflow import TASK_ACTIONS, StageSpec, WorkflowSpec
 from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.expressions import compile_when
-from engine.workflow.sla import due_at
+from engine.workflow.calendar import WEEKDAYS
+from engine.workflow.sla import BusinessDays, due_at
 
 MAX_HOPS = 50  # stages entered in one transition (pass-through stages); guards a bad loop
 
@@ -81,7 +82,8 @@ class Env:
     now: dt.datetime
     when: Mapping[str, Any] = field(default_factory=dict)
     holders: Mapping[str, int] = field(default_factory=dict)
-    holidays: frozenset[dt.date] = frozenset()
+    #: Which days count for `Nbd` SLAs (services pass the runtime's official calendar).
+    calendar: BusinessDays = WEEKDAYS
 
 
 # --------------------------------------------------------------------------- actions
@@ -340,7 +342,7 @@ def _open_tasks(stage: StageSpec, env: Env) -> list[OpenTask]:
                 stage=stage.id,
                 role=spec.role.value,
                 required=required,
-                due_at=due_at(env.now, spec.due_in, env.holidays),
+                due_at=due_at(env.now, spec.due_in, env.calendar),
                 escalate_to=spec.escalate_to.value if spec.escalate_to else None,
             )
         )

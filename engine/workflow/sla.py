@@ -1,36 +1,45 @@
-"""When a task is due: hours, calendar days, or business days (Mon-Fri minus holidays).
+"""When a task is due: hours, calendar days, or business days (engine.workflow.calendar).
 
-Pure arithmetic on aware UTC datetimes, so the machine stays free of clocks and config.
+Pure arithmetic on aware datetimes; the calendar (official days, overrides, time zone)
+comes in as an argument, so the machine stays free of clocks and config.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from typing import Protocol
 
 from engine.domain.workflow import DueIn
+from engine.workflow.calendar import WEEKDAYS
 
 
-def is_business_day(day: dt.date, holidays: Collection[dt.date]) -> bool:
-    return day.weekday() < 5 and day not in holidays
+class BusinessDays(Protocol):
+    """What the SLA arithmetic asks of a calendar (engine.workflow.calendar has the real one)."""
+
+    @property
+    def zone(self) -> dt.tzinfo: ...
+
+    def is_business_day(self, day: dt.date) -> bool: ...
 
 
-def add_business_days(start: dt.datetime, days: int, holidays: Collection[dt.date]) -> dt.datetime:
-    """The same time of day on the `days`-th business day after `start`'s date.
+def add_business_days(start: dt.datetime, days: int, calendar: BusinessDays) -> dt.datetime:
+    """The same local time of day on the `days`-th business day after `start`'s local date.
 
     Friday 09:00 + 2bd = Tuesday 09:00; a task opened on a Saturday counts from Monday.
+    The answer is in `start`'s time zone.
     """
-    current = start
+    current = start.astimezone(calendar.zone)
     counted = 0
+    one = dt.timedelta(days=1)
     while counted < days:
-        current += dt.timedelta(days=1)
-        if is_business_day(current.date(), holidays):
+        current += one  # wall-clock arithmetic: the same local time of day
+        if calendar.is_business_day(current.date()):
             counted += 1
-    return current
+    return current.astimezone(start.tzinfo)
 
 
 def due_at(
-    opened: dt.datetime, due_in: DueIn | None, holidays: Collection[dt.date] = ()
+    opened: dt.datetime, due_in: DueIn | None, calendar: BusinessDays = WEEKDAYS
 ) -> dt.datetime | None:
     """The deadline of a task opened at `opened` (None when the task has no SLA)."""
     if due_in is None:
@@ -39,4 +48,4 @@ def due_at(
         return opened + dt.timedelta(hours=due_in.amount)
     if due_in.unit == "d":
         return opened + dt.timedelta(days=due_in.amount)
-    return add_business_days(opened, due_in.amount, holidays)
+    return add_business_days(opened, due_in.amount, calendar)
