@@ -8,6 +8,7 @@ so a file with several mistakes gets every one of them reported in a single pass
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from enum import StrEnum
@@ -40,15 +41,19 @@ ID_CHARS = r"[A-Za-z0-9][A-Za-z0-9_#-]"
 CONTRACT_ID_PATTERN = rf"^{ID_CHARS}{{0,63}}$"
 ITEM_ID_PATTERN = rf"^{ID_CHARS}{{0,31}}$"
 _CONTROL = {chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0))} | {"\u2028", "\u2029"}
+# The same characters as one compiled class: a regex search runs in C, the per-character
+# generator it replaces was a third of parsing a stored contract (measured in `whatif`).
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_NO_BREAKS_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # \t, \n allowed
 
 
 def _one_line(value: str) -> str:
     """Titles and names are shown in tables, headers and subjects: a CR, LF, NUL or escape
     there breaks a layout or forges a line, so they are refused with the character named."""
-    bad = next((ch for ch in value if ch in _CONTROL), None)
-    if bad is not None:
+    found = _CONTROL_RE.search(value)
+    if found is not None:
         raise ValueError(
-            f"control character U+{ord(bad):04X} is not allowed in a one-line field "
+            f"control character U+{ord(found.group()):04X} is not allowed in a one-line field "
             "(no line breaks, tabs, NUL or escape codes)"
         )
     return value
@@ -56,9 +61,9 @@ def _one_line(value: str) -> str:
 
 def _no_nul(value: str) -> str:
     """Multi-line text (descriptions) may break lines, but never carries NUL or escapes."""
-    bad = next((ch for ch in value if ch in _CONTROL and ch not in "\n\t"), None)
-    if bad is not None:
-        raise ValueError(f"control character U+{ord(bad):04X} is not allowed")
+    found = _CONTROL_NO_BREAKS_RE.search(value)
+    if found is not None:
+        raise ValueError(f"control character U+{ord(found.group()):04X} is not allowed")
     return value
 
 

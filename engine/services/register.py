@@ -10,11 +10,13 @@ their settled counterparty payments (`ix_obligations_contract`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -52,9 +54,42 @@ def owed_by(
     ids = list(counterparty_ids)
     if not ids:
         return {}
+    if len(ids) == 1:  # a submit's lookup: the prebuilt statement, no IN list to expand
+        rows = session.execute(_OWED_ONE(), {"party": ids[0]}).all()
+    else:
+        rows = session.execute(_OWED_MANY(), {"parties": ids}).all()
+    out: dict[int, list[Owed]] = {i: [] for i in ids}
+    for pid, owed in _owed_rows(session, rt, rows):
+        out[pid].append(owed)
+    return out
+
+
+def owed_by_all(session: Session, rt: Runtime) -> dict[int, list[Owed]]:
+    """`owed_by` for every counterparty with an active contract, in one statement (`rules
+    whatif` scores the whole portfolio: reading each chunk's counterparties again would
+    read every contract about as many times as its counterparty has contracts)."""
+    rows = session.execute(_owed_query().where(m.Contract.counterparty_id.is_not(None))).all()
+    out: dict[int, list[Owed]] = {}
+    for pid, owed in _owed_rows(session, rt, rows):
+        out.setdefault(pid, []).append(owed)
+    return out
+
+
+@functools.cache
+def _OWED_ONE() -> Any:
+    """Built once: constructing the statement cost more than running it (measured ~0.4 ms
+    per submit of ~1.3 ms for the whole lookup)."""
+    return _owed_query().where(m.Contract.counterparty_id == bindparam("party"))
+
+
+@functools.cache
+def _OWED_MANY() -> Any:
+    return _owed_query().where(m.Contract.counterparty_id.in_(bindparam("parties", expanding=True)))
+
+
+def _owed_query() -> Any:
     c, o = m.Contract, m.Obligation
-    settled = func.sum(o.amount)
-    rows = session.execute(
+    return (
         select(
             c.id,
             c.code,
@@ -64,7 +99,7 @@ def owed_by(
             c.direction,
             c.amount,
             c.currency,
-            settled,
+            func.sum(o.amount),
         )
         .outerjoin(
             o,
@@ -75,20 +110,23 @@ def owed_by(
                 o.status != "open",
             ),
         )
-        .where(c.counterparty_id.in_(ids), c.status == "active")
+        .where(c.status == "active")
         .group_by(c.id)
         .order_by(c.id)
-    ).all()
-    out: dict[int, list[Owed]] = {i: [] for i in ids}
+    )
+
+
+def _owed_rows(session: Session, rt: Runtime, rows: Iterable[Any]) -> Iterator[tuple[int, Owed]]:
+    first: dict[int, str] = {}  # workflow id -> its first stage (one spec lookup per id)
+    zero = Decimal(0)
+    to_base = rt.risk_config.to_base
     for cid, code, pid, wid, stage, direction, amount, currency, paid in rows:
-        if direction != "sell":
-            owed = Decimal(0)
-        else:
-            owed = max(rt.risk_config.to_base(amount - (paid or 0), currency), Decimal(0))
-        counts = stage != spec_for(session, wid).first.id
-        assert pid is not None  # selected by counterparty_id IN (...)
-        out[pid].append(Owed(cid, code, stage, owed, counts))
-    return out
+        owed = zero if direction != "sell" else max(to_base(amount - (paid or 0), currency), zero)
+        start = first.get(wid)
+        if start is None:
+            start = first[wid] = spec_for(session, wid).first.id
+        assert pid is not None  # selected by counterparty_id
+        yield pid, Owed(cid, code, stage, owed, stage != start)
 
 
 def exposure_of(owed: Iterable[Owed], excluding: int | None = None) -> Decimal:
@@ -104,11 +142,11 @@ def facts_for(
         status=CounterpartyStatus(row.status),
         credit_limit=row.credit_limit,
         exposure_other=exposure_of(owed, excluding),
-        rating=_rating(row.rating),
+        rating=rating_of(row.rating),
     )
 
 
-def _rating(value: str | None) -> object:
+def rating_of(value: str | None) -> object:
     from engine.domain.contract import CreditRating
 
     return None if value is None else CreditRating(value)

@@ -9,18 +9,26 @@ few thousand contracts per statement instead of two queries per contract.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Text, and_, cast, select
 from sqlalchemy.orm import Session
 
 from engine.domain.contract import Contract
-from engine.domain.counterparty import with_register
-from engine.services.register import facts_for, owed_by
+from engine.domain.counterparty import (
+    UNREGISTERED,
+    CounterpartyStatus,
+    RegisterFacts,
+    with_register,
+)
+from engine.services.register import Owed, exposure_of, owed_by, rating_of
 from engine.services.runtime import Runtime
 from engine.store import models as m
+
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -38,10 +46,38 @@ class Stored:
     contract: Contract
 
 
-def load(session: Session, rt: Runtime, ids: Sequence[int]) -> list[Stored]:
-    """The contracts `ids` (in id order) with their register facts."""
+def load(
+    session: Session,
+    rt: Runtime,
+    ids: Sequence[int],
+    owed: Mapping[int, list[Owed]] | None = None,
+) -> list[Stored]:
+    """The contracts `ids` (in id order) with their register facts; `owed`: what
+    `owed_by_all` read for the whole portfolio (else this chunk's counterparties are read)."""
+    return build(read(session, rt, ids, owed))
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What `read` fetched for a chunk, not parsed yet (`whatif` reads the next chunk in a
+    helper thread while this one is parsed and scored)."""
+
+    contracts: list[Any]
+    tracked: dict[int, dict[str, tuple[str, str | None]]]
+    parties: dict[int, tuple[str, Any, str | None]]  # id -> (status, credit limit, rating)
+    totals: dict[int, Decimal]  # party -> counted exposure of its active contracts
+    own: dict[int, Decimal]  # contract -> its own counted outstanding amount
+
+
+def read(
+    session: Session,
+    rt: Runtime,
+    ids: Sequence[int],
+    owed: Mapping[int, list[Owed]] | None = None,
+) -> Rows:
+    """The database half of `load`: three statements (four without `owed`)."""
     if not ids:
-        return []
+        return Rows([], {}, {}, {}, {})
     c, r = m.Contract, m.ContractRevision
     rows = session.execute(
         select(
@@ -71,13 +107,27 @@ def load(session: Session, rt: Runtime, ids: Sequence[int]) -> list[Stored]:
     ):
         tracked.setdefault(cid, {})[oid] = (status, on.isoformat() if on else None)
     parties = {row[8] for row in rows if row[8] is not None}
-    owed = owed_by(session, rt, parties)
+    if owed is None:
+        owed = owed_by(session, rt, parties)
+    p = m.Counterparty
     records = {
-        p.id: p
-        for p in session.scalars(select(m.Counterparty).where(m.Counterparty.id.in_(parties)))
+        pid: (status, limit, rating)
+        for pid, status, limit, rating in session.execute(
+            select(p.id, p.status, p.credit_limit, p.rating).where(p.id.in_(parties))
+        )
     }
+    # Each party's counted total once; a contract's `exposure_other` is that total less its
+    # own share (summing the party's list per contract was quadratic in its contracts).
+    totals = {pid: exposure_of(owed.get(pid, ())) for pid in parties}
+    own = {x.contract_id: x.outstanding for pid in parties for x in owed.get(pid, ()) if x.counts}
+    return Rows(list(rows), tracked, records, totals, own)
+
+
+def build(batch: Rows) -> list[Stored]:
+    """The CPU half of `load`: parse each contract's terms and attach its register facts."""
+    tracked, records, totals, own = batch.tracked, batch.parties, batch.totals, batch.own
     out: list[Stored] = []
-    for cid, code, rev, stage, wid, owner, base, sev, pid, text in rows:
+    for cid, code, rev, stage, wid, owner, base, sev, pid, text in batch.contracts:
         if cid in tracked:
             terms = json.loads(text)
             settled = tracked[cid]
@@ -91,6 +141,17 @@ def load(session: Session, rt: Runtime, ids: Sequence[int]) -> list[Stored]:
         else:
             contract = Contract.model_validate_json(text, context={"stored": True})
         if pid is not None:
-            contract = with_register(contract, facts_for(records.get(pid), owed[pid], cid))
+            record = records.get(pid)
+            facts = (
+                UNREGISTERED
+                if record is None
+                else RegisterFacts(
+                    status=CounterpartyStatus(record[0]),
+                    credit_limit=record[1],
+                    exposure_other=totals[pid] - own.get(cid, _ZERO),
+                    rating=rating_of(record[2]),
+                )
+            )
+            contract = with_register(contract, facts)
         out.append(Stored(cid, code, rev, stage, wid, owner, base, sev, contract))
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from engine.expressions import compile_when
 from engine.risk.flags import effective_params
 from engine.risk.python import PythonEvaluator
 from engine.services import transitions as tx
-from engine.services.rescore import chunks
+from engine.services.register import owed_by_all
+from engine.services.rescore import _collector_paused, chunks
 from engine.services.runtime import Runtime
-from engine.services.stored_batch import Stored, load
+from engine.services.stored_batch import Rows, Stored, build, read
 from engine.services.workflows import spec_for
 from engine.store import models as m
 
@@ -54,11 +56,33 @@ def whatif(
                 select(m.Contract.id).where(m.Contract.status == "active").order_by(m.Contract.id)
             )
         )
+        # Every active contract's outstanding amount, once for the whole portfolio.
+        owed = owed_by_all(session, rt)
     changed: list[dict[str, Any]] = []
     would_route: list[str] = []
-    for part in chunks(ids, CHUNK):
+
+    def fetch(part: list[int]) -> Rows:
         with rt.db.reads() as session:
-            stored = load(session, rt, part)
+            return read(session, rt, part, owed)
+
+    parts = chunks(ids, CHUNK)
+    ahead = rt.db.dialect == "postgresql"  # SQLite: one connection at a time, serially
+    # The next chunk is read in a helper thread while this one is parsed and scored (the
+    # database's work and the wire overlap with Python's); the collector stays paused, as
+    # in `rescore`, so it does not rescan every chunk's fresh objects.
+    with (
+        _collector_paused(),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="whatif-read") as reader,
+        rt.db.reads() as session,
+    ):
+        pending = reader.submit(fetch, parts[0]) if ahead and parts else None
+        for k, part in enumerate(parts):
+            rows = pending.result() if pending is not None else fetch(part)
+            pending = None
+            if ahead and k + 1 < len(parts):
+                pending = reader.submit(fetch, parts[k + 1])
+            stored = build(rows)
+            del rows
             batch = [s.contract for s in stored]
             before = current.evaluate(batch, day)
             after = proposed.evaluate(batch, day, params)
