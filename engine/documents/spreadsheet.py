@@ -79,6 +79,8 @@ def _csv_cell(column: Column, value: Any) -> str:
     if column.kind == "text":
         return _safe_text(value)
     if column.kind == "date":
+        if isinstance(value, dt.datetime):
+            return value.isoformat(timespec="seconds")
         if isinstance(value, dt.date):
             return value.isoformat()
         return _safe_text(value)
