@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, Select, case, or_, select
@@ -177,7 +178,7 @@ def _like(text: str) -> str:
 
 def list_query(
     session: Session, who: Principal | None, today: dt.date, f: ListFilter
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:
     query = (
         select(
             m.Contract.code,
