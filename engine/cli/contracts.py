@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from engine.cli.common import FormatOpt, NoUserOpt, OutputFormat, emit, fail, runtime
+from engine.cli.contract_list import list_contracts
 from engine.cli.documents import extract
 
 
@@ -15,6 +16,7 @@ def register(app: typer.Typer) -> None:
     contracts_app = typer.Typer(help="Contract files.", no_args_is_help=True)
     contracts_app.command("validate")(validate)
     contracts_app.command("extract")(extract)
+    contracts_app.command("list")(list_contracts)
     app.add_typer(contracts_app, name="contracts")
 
 

@@ -359,6 +359,23 @@ class Contract(Base):
         ),
         # The exposure lookup of every submit: a counterparty's active contracts.
         Index("ix_contracts_counterparty_status", "counterparty_id", "status"),
+        # The contract list (engine.services.contract_list): its sorts, with the id as
+        # tie-breaker, and an owner's contracts newest first (migration 0009).
+        Index("ix_contracts_list_updated", "updated_at", "id"),
+        Index("ix_contracts_list_amount", "amount", "id"),
+        Index("ix_contracts_list_owner_updated", "owner_id", "updated_at", "id"),
+        # Its text search (ILIKE '%...%') on PostgreSQL: pg_trgm GIN indexes. SQLite has no
+        # trigram index; there they are plain indexes, which serve the sorts by id, title
+        # and counterparty (a search reads the table: fine at SQLite's sizes).
+        *(
+            Index(
+                f"ix_contracts_list_trgm_{column}",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            )
+            for column in ("code", "title", "counterparty_name")
+        ),
     )
 
 

@@ -10,12 +10,17 @@ from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile, st
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.domain.views import ContractSummary, ContractView, HistoryEntry
+from engine.domain.views import ContractView, HistoryEntry
 from engine.errors import InvalidInput
 from engine.services import access, lifecycle
 from engine.services.auth import Principal
+from engine.services.contract_list import (
+    DEFAULT_SORT,
+    ContractListRow,
+    checked_filter,
+    contract_list,
+)
 from engine.services.documents import DOCX_MEDIA_TYPE
-from engine.services.portfolio import visible_contract_list
 from engine.services.runtime import Runtime
 from engine.services.uploads import read_data, read_upload
 from engine.services.views import show
@@ -61,23 +66,55 @@ class ReasonRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=4000, description="why (kept in the audit trail)")
 
 
-@router.get("/contracts", response_model=list[ContractSummary])
+SortParam = Annotated[
+    str,
+    Query(
+        pattern=r"^-?[a-z_]{1,32}$",
+        description="id, title, counterparty, owner, stage, status, amount, max_severity, "
+        "submitted_at or updated_at; -FIELD for descending",
+    ),
+]
+
+
+@router.get("/contracts", response_model=list[ContractListRow])
 def list_contracts(
     rt: RuntimeDep,
     user: ApiUser,
     response: Response,
     status_: Annotated[
-        str | None, Query(alias="status", pattern="^(active|closed|terminated)$")
+        str | None, Query(alias="status", pattern="^(active|closed|withdrawn|terminated)$")
     ] = None,
     stage: Name = None,
+    counterparty: Annotated[
+        str | None, Query(max_length=200, description="counterparty name contains (any case)")
+    ] = None,
+    owner: Annotated[str | None, Query(max_length=64, description="owner's username")] = None,
+    min_severity: Annotated[
+        str | None,
+        Query(pattern="^(none|low|medium|high|critical)$", description="highest flag at least"),
+    ] = None,
+    search: Annotated[
+        str | None,
+        Query(max_length=200, description="id, title or counterparty contains (any case)"),
+    ] = None,
+    sort: SortParam = DEFAULT_SORT,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> list[ContractSummary]:
-    """Contracts you may see, most recently changed first, one page at a time (`X-Next-Offset`
-    gives the next page's `offset` when there may be more)."""
-    found = visible_contract_list(
-        rt, user, status=status_, stage=stage, limit=limit + 1, offset=offset
+) -> list[ContractListRow]:
+    """Contracts you may see, filtered and sorted (most recently changed first by default),
+    one page at a time (`X-Next-Offset` gives the next page's `offset` when there may be
+    more). The same filters as `contractflow contracts list` and the contracts page."""
+    f = checked_filter(
+        rt,
+        stage=stage,
+        status=status_,
+        counterparty=counterparty,
+        owner=owner,
+        min_severity=min_severity,
+        search=search,
+        sort=sort,
     )
+    found = contract_list(rt, user, f, limit=limit + 1, offset=offset)
     return page(response, found, limit, offset)
 
 

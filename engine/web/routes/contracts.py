@@ -12,9 +12,19 @@ from fastapi.responses import RedirectResponse, Response
 
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.services import access, lifecycle
+from engine.services.contract_list import (
+    DEFAULT_SORT,
+    SEVERITIES,
+    STATUSES,
+    ContractListRow,
+    ListFilter,
+    checked_filter,
+    contract_list,
+    export_file,
+)
 from engine.services.contract_page import contract_page
 from engine.services.counterparties import counterparty_of_contract
-from engine.services.portfolio import task_contract_code, visible_contract_list
+from engine.services.portfolio import task_contract_code
 from engine.web.deps import CsrfForm, PageUser, RuntimeDep
 from engine.web.downloads import download, download_report
 from engine.web.templating import flash, flash_refusal, humanise, render
@@ -28,6 +38,33 @@ def contract_url(code: str) -> str:
     return "/contracts/" + quote(code, safe="/")
 
 
+PAGE_SIZE = 50
+
+Text = Annotated[str, Query(max_length=200)]
+
+
+def _page_filter(
+    rt: RuntimeDep,
+    status: str,
+    stage: str,
+    counterparty: str,
+    owner: str,
+    min_severity: str,
+    search: str,
+    sort: str,
+) -> ListFilter:
+    return checked_filter(
+        rt,
+        stage=stage,
+        status=status,
+        counterparty=counterparty,
+        owner=owner,
+        min_severity=min_severity,
+        search=search,
+        sort=sort,
+    )
+
+
 @router.get("/contracts")
 def contracts_page(
     request: Request,
@@ -35,9 +72,119 @@ def contracts_page(
     user: PageUser,
     status: Annotated[str, Query(max_length=10)] = "active",
     stage: Annotated[str, Query(max_length=64)] = "",
+    counterparty: Text = "",
+    owner: Annotated[str, Query(max_length=64)] = "",
+    min_severity: Annotated[str, Query(max_length=10)] = "",
+    search: Text = "",
+    sort: Annotated[str, Query(max_length=40)] = DEFAULT_SORT,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
-    rows = visible_contract_list(rt, user, status=status or None, stage=stage or None)
-    return render(request, "contracts.html", {"rows": rows, "status": status, "stage": stage})
+    """The contract list: filters, search, sortable columns, pages of 50, downloads."""
+    form = {
+        "status": status,
+        "stage": stage,
+        "counterparty": counterparty,
+        "owner": owner,
+        "min_severity": min_severity,
+        "search": search,
+        "sort": sort,
+    }
+    problems: list[str] = []
+    rows: list[ContractListRow] = []
+    query_args: dict[str, str] = {}
+    try:
+        f = _page_filter(rt, **form)
+    except InvalidInput as exc:
+        problems = exc.lines()
+    else:
+        rows = contract_list(rt, user, f, limit=PAGE_SIZE + 1, offset=offset)
+        query_args = f.query_args()  # the template adds status ("" is "any", not the default)
+    more = len(rows) > PAGE_SIZE
+    return render(
+        request,
+        "contracts.html",
+        {
+            "rows": rows[:PAGE_SIZE],
+            "form": form,
+            "problems": problems,
+            "statuses": STATUSES,
+            "severities": SEVERITIES,
+            "offset": offset,
+            "page_size": PAGE_SIZE,
+            "next_offset": offset + PAGE_SIZE if more else None,
+            "prev_offset": max(offset - PAGE_SIZE, 0) if offset else None,
+            "query": query_args,
+            "sort": sort,
+        },
+    )
+
+
+def _export(
+    rt: RuntimeDep,
+    user: PageUser,
+    kind: str,
+    form: dict[str, str],
+) -> Response:
+    f = _page_filter(rt, **form)
+    file = export_file(rt, user, f, kind)
+    return Response(
+        file.content,
+        media_type=file.media_type,
+        headers={
+            "Content-Disposition": f"attachment; filename={file.filename}",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/contracts.csv")
+def contracts_csv(
+    rt: RuntimeDep,
+    user: PageUser,
+    status: Annotated[str, Query(max_length=10)] = "active",
+    stage: Annotated[str, Query(max_length=64)] = "",
+    counterparty: Text = "",
+    owner: Annotated[str, Query(max_length=64)] = "",
+    min_severity: Annotated[str, Query(max_length=10)] = "",
+    search: Text = "",
+    sort: Annotated[str, Query(max_length=40)] = DEFAULT_SORT,
+) -> Response:
+    """The list as the page filters it, as CSV (UTF-8 with BOM, for Excel)."""
+    form = dict(
+        status=status,
+        stage=stage,
+        counterparty=counterparty,
+        owner=owner,
+        min_severity=min_severity,
+        search=search,
+        sort=sort,
+    )
+    return _export(rt, user, "csv", form)
+
+
+@router.get("/contracts.xlsx")
+def contracts_xlsx(
+    rt: RuntimeDep,
+    user: PageUser,
+    status: Annotated[str, Query(max_length=10)] = "active",
+    stage: Annotated[str, Query(max_length=64)] = "",
+    counterparty: Text = "",
+    owner: Annotated[str, Query(max_length=64)] = "",
+    min_severity: Annotated[str, Query(max_length=10)] = "",
+    search: Text = "",
+    sort: Annotated[str, Query(max_length=40)] = DEFAULT_SORT,
+) -> Response:
+    """The list as the page filters it, as an Excel workbook (typed cells)."""
+    form = dict(
+        status=status,
+        stage=stage,
+        counterparty=counterparty,
+        owner=owner,
+        min_severity=min_severity,
+        search=search,
+        sort=sort,
+    )
+    return _export(rt, user, "xlsx", form)
 
 
 @router.post("/tasks/{task_id}/act", dependencies=[CsrfForm])
