@@ -481,3 +481,65 @@ def _typed(row: ScorecardRow, by: By) -> dict[str, Any]:
     data = row.model_dump()
     data.pop("team" if by == "owner" else "owner")
     return data
+
+
+class DrillRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    contract: str
+    obligation: str
+    description: str
+    due: dt.date
+    status: str
+    fulfilled_on: dt.date | None
+    amount: Decimal | None
+
+
+def obligations_of(
+    rt: Runtime,
+    who: Principal | None,
+    *,
+    by: By,
+    key: str,
+    start: dt.date,
+    end: dt.date,
+    limit: int = 500,
+) -> list[DrillRow]:
+    """A scorecard row's obligations: those due in the period that its counts are made of."""
+    today = rt.today()
+    with rt.db.reads() as session:
+        signed = and_(past_signing(session), _visible(session, who, today))
+        rows = session.execute(
+            select(
+                m.Contract.code,
+                m.Obligation.oid,
+                m.Obligation.description,
+                m.Obligation.due,
+                m.Obligation.status,
+                m.Obligation.fulfilled_on,
+                m.Obligation.amount,
+            )
+            .join(m.Contract, m.Contract.id == m.Obligation.contract_id)
+            .join(m.User, m.User.id == m.Contract.owner_id)
+            .where(
+                group_key(by) == key,
+                m.Obligation.due >= start,
+                m.Obligation.due <= end,
+                m.Obligation.status != "waived",
+                signed,
+            )
+            .order_by(m.Obligation.due, m.Contract.code, m.Obligation.oid)
+            .limit(limit)
+        ).all()
+    return [
+        DrillRow(
+            contract=r[0],
+            obligation=r[1],
+            description=r[2],
+            due=r[3],
+            status=r[4],
+            fulfilled_on=r[5],
+            amount=r[6],
+        )
+        for r in rows
+    ]
