@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "alerts": "bench.bench_alerts",
     "counterparties": "bench.bench_counterparties",
     "notices": "bench.bench_notices",
+    "scorecard": "bench.bench_scorecard",
 }
 
 
