@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "counterparties": "bench.bench_counterparties",
     "notices": "bench.bench_notices",
     "contract_list": "bench.bench_contract_list",
+    "scorecard": "bench.bench_scorecard",
 }
 
 

@@ -14,6 +14,7 @@ from engine.cli import (
     documents,
     notify,
     rules,
+    scorecard,
     serve,
     setup,
     tokens,
@@ -72,6 +73,7 @@ for module in (
     documents,
     rules,
     counterparties,
+    scorecard,
 ):
     module.register(app)
 

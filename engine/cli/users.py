@@ -18,6 +18,11 @@ NotifyOpt = Annotated[
     ),
 ]
 
+TeamOpt = Annotated[
+    str | None,
+    typer.Option("--team", help="the user's team, for scorecards by team ('' removes it)"),
+]
+
 
 def register(app: typer.Typer) -> None:
     users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
@@ -44,6 +49,7 @@ def add(
         bool, typer.Option("--password-stdin", help="read the web password from standard input")
     ] = False,
     notify: NotifyOpt = None,
+    team: TeamOpt = None,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
@@ -65,6 +71,7 @@ def add(
             password=password,
             display_name=display_name,
             notify=notify,
+            team=team,
         )
     emit(user, fmt)
 
@@ -77,19 +84,20 @@ def set_(
     ] = None,
     email: Annotated[str | None, typer.Option(help="where emails go; '' removes it")] = None,
     notify: NotifyOpt = None,
+    team: TeamOpt = None,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
-    """Change a user's display name, email or how they are told about tasks (yourself, or
+    """Change a user's display name, email, team or how they are told about tasks (yourself, or
     as an admin; roles: `users add`)."""
     from engine.services.users import set_user
 
-    if display_name is None and email is None and notify is None:
-        fail("nothing to change: give --display-name, --email or --notify")
+    if display_name is None and email is None and notify is None and team is None:
+        fail("nothing to change: give --display-name, --email, --team or --notify")
     with runtime() as rt:
         if as_user is None or as_user != name:
             _require_admin(rt, as_user)
-        user = set_user(rt, name, display_name=display_name, email=email, notify=notify)
+        user = set_user(rt, name, display_name=display_name, email=email, notify=notify, team=team)
     emit(user, fmt)
 
 
@@ -102,7 +110,7 @@ def list_(as_user: AsUserOpt = None, fmt: FormatOpt = OutputFormat.TABLE) -> Non
         emit(
             list_users(rt),
             fmt,
-            columns=["username", "display_name", "roles", "email", "notify", "active"],
+            columns=["username", "display_name", "roles", "email", "team", "notify", "active"],
         )
 
 

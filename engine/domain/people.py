@@ -48,6 +48,8 @@ class UserView(BaseModel):
     roles: list[str] = Field(default_factory=list)
     active: bool = True
     notify: str = "immediate"  # task emails: immediate | digest | off
+    #: The team the user belongs to (scorecards group owners by it); null: no team.
+    team: str | None = None
 
 
 class Principal(BaseModel):

@@ -30,6 +30,7 @@ ACTIONS = (
     "roles_changed",
     "email_changed",
     "notify_changed",
+    "team_changed",
     "password_set",
     "user_deactivated",
     "user_reactivated",

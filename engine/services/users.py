@@ -64,6 +64,7 @@ def view(user: m.User) -> UserView:
         roles=user.role_names,
         active=user.active,
         notify=user.notify,
+        team=user.team,
     )
 
 
@@ -110,6 +111,7 @@ def add_user(
     display_name: str | None = None,
     notify: str | None = None,
     *,
+    team: str | None = None,
     by: Actor | None = None,
 ) -> UserView:
     """Add a user, or update an existing one (roles given replace the old ones; an empty
@@ -121,6 +123,7 @@ def add_user(
     problems = check_user_input(username, roles, email)
     problems.extend(display_name_problems(display_name))
     problems.extend(check_notify(notify))
+    problems.extend(team_problems(team))
     if password is not None and len(password) < 8:
         problems.append("password: at least 8 characters")
     if problems:
@@ -160,6 +163,7 @@ def add_user(
                     {"from": user.notify, "to": notify},
                 )
             user.notify = notify
+        _set_team(session, actor, user, team, now, log_it=not created)
         if roles:
             wanted = set(roles)
             user.roles = [r for r in user.roles if r.role in wanted] + [
@@ -322,6 +326,34 @@ def _other_active_admins(session: Session, user_id: int) -> int:
     return len([u for u in users_with_role(session, "admin") if u.id != user_id and u.active])
 
 
+def team_problems(team: str | None) -> list[str]:
+    """A team is a short one-line name (Chinese welcome); '' means no team."""
+    if team is None or team == "":
+        return []
+    if len(team.strip()) > 64:
+        return ["--team: at most 64 characters"]
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in team):
+        return ["--team: one line without control characters"]
+    if not team.strip():
+        return ["--team: give a name, or '' for no team"]
+    return []
+
+
+def _set_team(
+    session: Session, actor: Actor, user: m.User, team: str | None, now: dt.datetime, log_it: bool
+) -> None:
+    if team is None:
+        return
+    wanted = team.strip() or None
+    if wanted == user.team:
+        return
+    if log_it:
+        admin_log.record(
+            session, actor, "team_changed", user.username, now, {"from": user.team, "to": wanted}
+        )
+    user.team = wanted
+
+
 def check_notify(notify: str | None) -> list[str]:
     if notify is not None and notify not in m.NOTIFY_PREFERENCES:
         return [f"--notify: {notify!r} is not one of {', '.join(m.NOTIFY_PREFERENCES)}"]
@@ -335,12 +367,13 @@ def set_user(
     display_name: str | None = None,
     email: str | None = None,
     notify: str | None = None,
+    team: str | None = None,
     by: Actor | None = None,
 ) -> UserView:
     """`users set`: change an existing user's display name (an empty one removes it),
     email or notification preference (nothing else moves); in the admin log like every
     change to a user."""
-    problems = check_notify(notify) + display_name_problems(display_name)
+    problems = check_notify(notify) + display_name_problems(display_name) + team_problems(team)
     if email is not None and email and not re.match(EMAIL_PATTERN, email):
         problems.append(f"--email: {email!r} is not an email address")
     if problems:
@@ -361,6 +394,7 @@ def set_user(
                 session, actor, "notify_changed", username, now, {"from": user.notify, "to": notify}
             )
             user.notify = notify
+        _set_team(session, actor, user, team, now, log_it=True)
         session.flush()
         return view(user)
 

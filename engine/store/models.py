@@ -134,6 +134,8 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Task emails: at once, in one daily digest, or none (SPEC section 9).
     notify: Mapped[str] = mapped_column(String(10), default="immediate", server_default="immediate")
+    #: A sales (or other) team, for scorecards by team; null: none.
+    team: Mapped[str | None] = mapped_column(String(64), index=True)
 
     roles: Mapped[list[UserRole]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", back_populates="user"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import Any
 
 from markupsafe import Markup
 
@@ -46,7 +47,7 @@ def _frame(rows: int, title: str, body: list[str], label_w: int, legend: str = "
 
 
 def bar_chart(
-    items: Sequence[tuple[str, int, str]], title: str, empty: str = "nothing to show"
+    items: Sequence[tuple[str, Any, str]], title: str, empty: str = "nothing to show"
 ) -> Markup:
     """One bar per (label, value, css class)."""
     if not items:

@@ -89,7 +89,7 @@ def make_templates(templates_dir: Path, zone: dt.tzinfo | None = None) -> Jinja2
         lstrip_blocks=True,
     )
     if "jinja2.ext.InternationalizationExtension" not in env.extensions:
-        # `{{ _("Text") }}` in templates; real catalogues can replace the null ones.
+        # `{{ _("Text") }}` in templates; the language catalogs replace these null ones.
         env.add_extension("jinja2.ext.i18n")
         env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(

@@ -16,7 +16,16 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from engine.web.api import admin, contracts, counterparties, delegations, me, rules, tasks
+from engine.web.api import (
+    admin,
+    contracts,
+    counterparties,
+    delegations,
+    me,
+    rules,
+    scorecards,
+    tasks,
+)
 
 
 class ErrorBody(BaseModel):
@@ -72,5 +81,5 @@ def operation_id(route: APIRoute) -> str:
 
 router = APIRouter(responses=ERROR_RESPONSES, generate_unique_id_function=operation_id)
 
-for module in (me, contracts, tasks, delegations, rules, admin, counterparties):
+for module in (me, contracts, tasks, delegations, rules, admin, counterparties, scorecards):
     router.include_router(module.router)

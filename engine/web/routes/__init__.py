@@ -14,6 +14,7 @@ from engine.web.routes import (
     email_actions,
     inbox,
     people,
+    scorecards,
     submit,
 )
 
@@ -33,6 +34,7 @@ for module in (
     contracts,
     counterparties,
     dashboard,
+    scorecards,
     admin,
     email_actions,
     people,

@@ -47,14 +47,21 @@ def save_user(
     roles: Annotated[list[str], Form()],
     email: Annotated[str, Form(max_length=254)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
+    team: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     access.require_admin(user)
     try:
         saved = add_user(
-            rt, username, roles, email=email or None, password=password or None, by=user
+            rt,
+            username,
+            roles,
+            email=email or None,
+            password=password or None,
+            team=team or None,  # left empty: the user's team stays as it was
+            by=user,
         )
     except InvalidInput as exc:
-        form = {"username": username, "email": email, "roles": roles}
+        form = {"username": username, "email": email, "roles": roles, "team": team}
         return render(
             request,
             "admin_users.html",
