@@ -48,6 +48,7 @@ def list_contracts(
         str | None, typer.Option(help="counterparty name contains this (any case)")
     ] = None,
     owner: Annotated[str | None, typer.Option(help="owner's username")] = None,
+    team: Annotated[str | None, typer.Option(help="the owner's team")] = None,
     min_severity: Annotated[
         str | None, typer.Option(help="highest flag at least: low, medium, high or critical")
     ] = None,
@@ -79,6 +80,7 @@ def list_contracts(
             status=status,
             counterparty=counterparty,
             owner=owner,
+            team=team,
             min_severity=min_severity,
             search=search,
             sort=sort,

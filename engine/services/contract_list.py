@@ -97,6 +97,7 @@ class ListFilter:
     status: str | None = None
     counterparty: str | None = None
     owner: str | None = None
+    team: str | None = None
     min_severity: str | None = None
     search: str | None = None
     sort: str = DEFAULT_SORT
@@ -108,6 +109,7 @@ class ListFilter:
             "status": self.status,
             "counterparty": self.counterparty,
             "owner": self.owner,
+            "team": self.team,
             "min_severity": self.min_severity,
             "search": self.search,
         }
@@ -135,6 +137,7 @@ def make_filter(
     status: str | None = None,
     counterparty: str | None = None,
     owner: str | None = None,
+    team: str | None = None,
     min_severity: str | None = None,
     search: str | None = None,
     sort: str | None = None,
@@ -165,6 +168,7 @@ def make_filter(
         status=status,
         counterparty=_clean(counterparty),
         owner=_clean(owner),
+        team=_clean(team),
         min_severity=min_severity,
         search=_clean(search),
         sort=sort,
@@ -185,6 +189,7 @@ def list_query(
             m.Contract.title,
             m.Contract.counterparty_name,
             m.User.username,
+            m.User.team,
             m.Contract.stage,
             m.Contract.status,
             m.WorkflowDefinition.name,
@@ -208,6 +213,8 @@ def list_query(
         query = query.where(m.Contract.counterparty_name.ilike(_like(f.counterparty), escape="\\"))
     if f.owner:
         query = query.where(m.User.username == f.owner)
+    if f.team:  # the owner's team (users add/set --team)
+        query = query.where(m.User.team == f.team)
     if f.min_severity:
         at_least = SEVERITIES[SEVERITIES.index(f.min_severity) :]
         if len(at_least) < len(SEVERITIES):
@@ -246,6 +253,7 @@ def contract_list(
                 title=r.title,
                 counterparty=r.counterparty_name,
                 owner=r.username,
+                team=r.team,
                 stage=r.stage,
                 status=r.status,
                 workflow=r.name,

@@ -89,6 +89,7 @@ def list_contracts(
         str | None, Query(max_length=200, description="counterparty name contains (any case)")
     ] = None,
     owner: Annotated[str | None, Query(max_length=64, description="owner's username")] = None,
+    team: Annotated[str | None, Query(max_length=64, description="the owner's team")] = None,
     min_severity: Annotated[
         str | None,
         Query(pattern="^(none|low|medium|high|critical)$", description="highest flag at least"),
@@ -110,6 +111,7 @@ def list_contracts(
         status=status_,
         counterparty=counterparty,
         owner=owner,
+        team=team,
         min_severity=min_severity,
         search=search,
         sort=sort,

@@ -106,3 +106,13 @@ def test_rows_carry_the_list_fields(lrt: Runtime) -> None:
     assert row["owner"] == "alice" and row["team"] is None
     assert row["max_severity"] == "critical" and row["currency"] == "CNY"
     assert row["submitted_at"] is not None and row["updated_at"] is not None
+
+
+def test_team_filter_keeps_contracts_whose_owner_is_in_that_team(lrt: Runtime) -> None:
+    from engine.services.users import set_user
+
+    set_user(lrt, "anna", team="华东销售")
+    assert set(ids(lrt, team="华东销售")) == {"SC-2027-0003", "SC-2027-0004", "SC-2027-0006"}
+    assert ids(lrt, team="nobody's team") == []
+    [row] = contract_list(lrt, None, checked_filter(lrt, search="SC-2027-0003"))
+    assert row.team == "华东销售"

@@ -1,7 +1,7 @@
 """users.team: owners grouped by team in the fulfilment scorecards
 
-Revision ID: 0009_user_team
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03 16:00:00
 """
 
