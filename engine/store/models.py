@@ -134,6 +134,8 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Task emails: at once, in one daily digest, or none (SPEC section 9).
     notify: Mapped[str] = mapped_column(String(10), default="immediate", server_default="immediate")
+    #: Pages and emails in this language (en, zh-CN); None: the browser's, else the default.
+    language: Mapped[str | None] = mapped_column(String(10))
 
     roles: Mapped[list[UserRole]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", back_populates="user"
@@ -142,6 +144,7 @@ class User(Base):
     __table_args__ = (
         CheckConstraint("length(username) > 0", name="username_not_empty"),
         CheckConstraint(_in("notify", NOTIFY_PREFERENCES), name="notify"),
+        CheckConstraint(_in("language", ["en", "zh-CN"]), name="language"),
     )
 
     @property

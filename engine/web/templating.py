@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import Response
 
+from engine import i18n
 from engine.domain.wording import field_words, words
 from engine.services import access
 from engine.services.auth import Principal
@@ -87,6 +88,11 @@ def make_templates(templates_dir: Path, zone: dt.tzinfo | None = None) -> Jinja2
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # `{{ _("...") }}` and `{% trans %}` read the request's language (engine.i18n).
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
     )
     env.filters.update(
         money=money,
@@ -170,4 +176,22 @@ def render(
         "flash": _pop_flash(request),
     }
     ctx.update(context or {})
-    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    with i18n.use_language(page_language(request)) as language:
+        ctx.setdefault("language", language)
+        return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def page_language(request: Request) -> str:
+    """The signed-in user's setting, else `Accept-Language`, else the default setting."""
+    from sqlalchemy import select
+
+    from engine.store import models as m
+
+    rt = request.app.state.rt
+    user = getattr(request.state, "user", None)
+    setting = None
+    if user is not None:
+        with rt.db.reads() as session:
+            setting = session.scalar(select(m.User.language).where(m.User.id == user.id))
+    default = getattr(rt.settings, "default_language", i18n.DEFAULT_LANGUAGE)
+    return i18n.choose_language(setting, request.headers.get("accept-language"), default)
