@@ -19,6 +19,12 @@ NotifyOpt = Annotated[
 ]
 
 
+LanguageOpt = Annotated[
+    str | None,
+    typer.Option("--language", help="pages and emails in en or zh-CN (default: the browser's)"),
+]
+
+
 def register(app: typer.Typer) -> None:
     users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
     users_app.command("add")(add)
@@ -44,6 +50,7 @@ def add(
         bool, typer.Option("--password-stdin", help="read the web password from standard input")
     ] = False,
     notify: NotifyOpt = None,
+    language: LanguageOpt = None,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
@@ -65,6 +72,7 @@ def add(
             password=password,
             display_name=display_name,
             notify=notify,
+            language=language,
         )
     emit(user, fmt)
 
@@ -77,6 +85,7 @@ def set_(
     ] = None,
     email: Annotated[str | None, typer.Option(help="where emails go; '' removes it")] = None,
     notify: NotifyOpt = None,
+    language: LanguageOpt = None,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
@@ -84,12 +93,14 @@ def set_(
     as an admin; roles: `users add`)."""
     from engine.services.users import set_user
 
-    if display_name is None and email is None and notify is None:
-        fail("nothing to change: give --display-name, --email or --notify")
+    if display_name is None and email is None and notify is None and language is None:
+        fail("nothing to change: give --display-name, --email, --notify or --language")
     with runtime() as rt:
         if as_user is None or as_user != name:
             _require_admin(rt, as_user)
-        user = set_user(rt, name, display_name=display_name, email=email, notify=notify)
+        user = set_user(
+            rt, name, display_name=display_name, email=email, notify=notify, language=language
+        )
     emit(user, fmt)
 
 
