@@ -28,3 +28,22 @@ def test_accept_language_then_user_setting_choose_the_header_words(
         session.execute(update(m.User).where(m.User.username == "lena").values(language="en"))
     setting_wins = client.get("/inbox", headers={"Accept-Language": "zh-CN"})
     assert 'lang="en"' in setting_wins.text and ">Sign out<" in setting_wins.text
+
+
+def test_contract_page_buttons_read_pi_zhun_bo_hui_yao_qiu_xiu_gai_in_zh_cn(
+    web_rt: Runtime, client: TestClient
+) -> None:
+    from engine.services.demo_data import load_demo_contracts
+    from tests.support import EXAMPLES
+
+    load_demo_contracts(web_rt, EXAMPLES)
+    sign_in(client, "lena")
+    page = client.get("/inbox")
+    import re
+
+    contract = re.search(r'href="/contracts/([A-Z0-9-]+)"', page.text)
+    assert contract is not None
+    zh = client.get(f"/contracts/{contract.group(1)}", headers={"Accept-Language": "zh-CN"})
+    assert ">批准</button>" in zh.text and ">要求修改</button>" in zh.text
+    en = client.get(f"/contracts/{contract.group(1)}")
+    assert ">Approve</button>" in en.text
