@@ -32,6 +32,8 @@ def money(value: Any, currency: str | None = None) -> str:
     """2400000 -> `2,400,000.00 CNY`: grouped, two decimals, like a contract writes it."""
     if value is None or value == "":
         return ""
+    if i18n.current_language() != "en":  # zh-CN: `¥2,400,000.00` (Babel)
+        return i18n.format_money(value, currency)
     amount = Decimal(str(value))
     text = f"{amount:,.2f}"
     return f"{text} {currency}" if currency else text
@@ -58,9 +60,11 @@ def date(value: Any, zone: dt.tzinfo | None = None) -> str:
     if isinstance(value, dt.datetime):
         if zone is not None and value.tzinfo is not None:
             value = value.astimezone(zone)
+        if i18n.current_language() != "en":  # zh-CN: `2027年3月1日 14:00`
+            return f"{i18n.format_day(value.date())} {value:%H:%M}"
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return i18n.format_day(value)
     return str(value)
 
 
@@ -78,7 +82,10 @@ def days_phrase(days: int | None) -> str:
 def humanise(value: Any) -> str:
     """A code as a person reads it (`legal_review` -> `legal review`; see
     `engine.domain.wording`)."""
-    return words(str(value or ""))
+    code = str(value or "")
+    if i18n.current_language() != "en" and code in i18n.CODE_WORDS_ZH:
+        return i18n.code_words(code)
+    return words(code)
 
 
 def make_templates(templates_dir: Path, zone: dt.tzinfo | None = None) -> Jinja2Templates:

@@ -47,3 +47,16 @@ def test_contract_page_buttons_read_pi_zhun_bo_hui_yao_qiu_xiu_gai_in_zh_cn(
     assert ">批准</button>" in zh.text and ">要求修改</button>" in zh.text
     en = client.get(f"/contracts/{contract.group(1)}")
     assert ">Approve</button>" in en.text
+
+
+def test_zh_cn_inbox_shows_stages_in_chinese_and_amounts_with_the_yuan_sign(
+    web_rt: Runtime, client: TestClient
+) -> None:
+    from engine.services.demo_data import load_demo_contracts
+    from tests.support import EXAMPLES
+
+    load_demo_contracts(web_rt, EXAMPLES)
+    sign_in(client, "lena")
+    zh = client.get("/inbox", headers={"Accept-Language": "zh-CN"})
+    assert "法务审核" in zh.text
+    assert "¥" in zh.text and " CNY<" not in zh.text
