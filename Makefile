@@ -80,3 +80,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) $(VENV313) contractflow.db contractflow.db-* .contractflow .pytest_cache .mypy_cache .ruff_cache
+
+# Message catalogs: extract `_()` / `{% trans %}` strings, then update engine/locale/*/messages.po.
+.PHONY: i18n-extract
+i18n-extract: install
+	$(BIN)/pybabel extract -F babel.cfg -o engine/locale/messages.pot --no-location .
+	$(BIN)/pybabel update -i engine/locale/messages.pot -d engine/locale -D messages --no-fuzzy-matching

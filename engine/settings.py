@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     risk_workers: int = Field(default=1, ge=1, le=32)
 
     user: str | None = Field(default=None, description="Acting user when --as is not given")
+    default_language: Literal["en", "zh-CN"] = Field(
+        default="en", description="Pages and emails for readers with no setting or browser match"
+    )
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25

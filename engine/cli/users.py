@@ -24,6 +24,12 @@ TeamOpt = Annotated[
 ]
 
 
+LanguageOpt = Annotated[
+    str | None,
+    typer.Option("--language", help="pages and emails in en or zh-CN (default: the browser's)"),
+]
+
+
 def register(app: typer.Typer) -> None:
     users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
     users_app.command("add")(add)
@@ -50,6 +56,7 @@ def add(
     ] = False,
     notify: NotifyOpt = None,
     team: TeamOpt = None,
+    language: LanguageOpt = None,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
@@ -72,6 +79,7 @@ def add(
             display_name=display_name,
             notify=notify,
             team=team,
+            language=language,
         )
     emit(user, fmt)
 
@@ -85,6 +93,7 @@ def set_(
     email: Annotated[str | None, typer.Option(help="where emails go; '' removes it")] = None,
     notify: NotifyOpt = None,
     team: TeamOpt = None,
+    language: LanguageOpt = None,
     as_user: AsUserOpt = None,
     fmt: FormatOpt = OutputFormat.TABLE,
 ) -> None:
@@ -92,12 +101,26 @@ def set_(
     as an admin; roles: `users add`)."""
     from engine.services.users import set_user
 
-    if display_name is None and email is None and notify is None and team is None:
-        fail("nothing to change: give --display-name, --email, --team or --notify")
+    if (
+        display_name is None
+        and email is None
+        and notify is None
+        and team is None
+        and language is None
+    ):
+        fail("nothing to change: give --display-name, --email, --team, --notify or --language")
     with runtime() as rt:
         if as_user is None or as_user != name:
             _require_admin(rt, as_user)
-        user = set_user(rt, name, display_name=display_name, email=email, notify=notify, team=team)
+        user = set_user(
+            rt,
+            name,
+            display_name=display_name,
+            email=email,
+            notify=notify,
+            team=team,
+            language=language,
+        )
     emit(user, fmt)
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from engine import i18n
 from engine.domain.people import ROLE_DESCRIPTIONS, Principal, Role, UserView
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.services import admin_log
@@ -112,6 +113,7 @@ def add_user(
     notify: str | None = None,
     *,
     team: str | None = None,
+    language: str | None = None,
     by: Actor | None = None,
 ) -> UserView:
     """Add a user, or update an existing one (roles given replace the old ones; an empty
@@ -124,6 +126,7 @@ def add_user(
     problems.extend(display_name_problems(display_name))
     problems.extend(check_notify(notify))
     problems.extend(team_problems(team))
+    problems.extend(i18n.language_problems(language))
     if password is not None and len(password) < 8:
         problems.append("password: at least 8 characters")
     if problems:
@@ -164,6 +167,8 @@ def add_user(
                 )
             user.notify = notify
         _set_team(session, actor, user, team, now, log_it=not created)
+        if language is not None:
+            user.language = i18n.normalise(language)
         if roles:
             wanted = set(roles)
             user.roles = [r for r in user.roles if r.role in wanted] + [
@@ -368,12 +373,14 @@ def set_user(
     email: str | None = None,
     notify: str | None = None,
     team: str | None = None,
+    language: str | None = None,
     by: Actor | None = None,
 ) -> UserView:
     """`users set`: change an existing user's display name (an empty one removes it),
     email or notification preference (nothing else moves); in the admin log like every
     change to a user."""
     problems = check_notify(notify) + display_name_problems(display_name) + team_problems(team)
+    problems.extend(i18n.language_problems(language))
     if email is not None and email and not re.match(EMAIL_PATTERN, email):
         problems.append(f"--email: {email!r} is not an email address")
     if problems:
@@ -395,6 +402,8 @@ def set_user(
             )
             user.notify = notify
         _set_team(session, actor, user, team, now, log_it=True)
+        if language is not None:
+            user.language = i18n.normalise(language)
         session.flush()
         return view(user)
 

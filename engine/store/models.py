@@ -136,6 +136,8 @@ class User(Base):
     notify: Mapped[str] = mapped_column(String(10), default="immediate", server_default="immediate")
     #: A sales (or other) team, for scorecards by team; null: none.
     team: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: Pages and emails in this language (en, zh-CN); None: the browser's, else the default.
+    language: Mapped[str | None] = mapped_column(String(10))
 
     roles: Mapped[list[UserRole]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", back_populates="user"
@@ -144,6 +146,7 @@ class User(Base):
     __table_args__ = (
         CheckConstraint("length(username) > 0", name="username_not_empty"),
         CheckConstraint(_in("notify", NOTIFY_PREFERENCES), name="notify"),
+        CheckConstraint(_in("language", ["en", "zh-CN"]), name="language"),
     )
 
     @property

@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import Response
 
+from engine import i18n
 from engine.domain.wording import field_words, words
 from engine.services import access
 from engine.services.auth import Principal
@@ -31,6 +32,8 @@ def money(value: Any, currency: str | None = None) -> str:
     """2400000 -> `2,400,000.00 CNY`: grouped, two decimals, like a contract writes it."""
     if value is None or value == "":
         return ""
+    if i18n.current_language() != "en":  # zh-CN: `¥2,400,000.00` (Babel)
+        return i18n.format_money(value, currency)
     amount = Decimal(str(value))
     text = f"{amount:,.2f}"
     return f"{text} {currency}" if currency else text
@@ -57,9 +60,11 @@ def date(value: Any, zone: dt.tzinfo | None = None) -> str:
     if isinstance(value, dt.datetime):
         if zone is not None and value.tzinfo is not None:
             value = value.astimezone(zone)
+        if i18n.current_language() != "en":  # zh-CN: `2027年3月1日 14:00`
+            return f"{i18n.format_day(value.date())} {value:%H:%M}"
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return i18n.format_day(value)
     return str(value)
 
 
@@ -77,7 +82,10 @@ def days_phrase(days: int | None) -> str:
 def humanise(value: Any) -> str:
     """A code as a person reads it (`legal_review` -> `legal review`; see
     `engine.domain.wording`)."""
-    return words(str(value or ""))
+    code = str(value or "")
+    if i18n.current_language() != "en" and code in i18n.CODE_WORDS_ZH:
+        return i18n.code_words(code)
+    return words(code)
 
 
 def make_templates(templates_dir: Path, zone: dt.tzinfo | None = None) -> Jinja2Templates:
@@ -87,6 +95,11 @@ def make_templates(templates_dir: Path, zone: dt.tzinfo | None = None) -> Jinja2
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # `{{ _("...") }}` and `{% trans %}` read the request's language (engine.i18n).
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
     )
     if "jinja2.ext.InternationalizationExtension" not in env.extensions:
         # `{{ _("Text") }}` in templates; the language catalogs replace these null ones.
@@ -174,4 +187,22 @@ def render(
         "flash": _pop_flash(request),
     }
     ctx.update(context or {})
-    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    with i18n.use_language(page_language(request)) as language:
+        ctx.setdefault("language", language)
+        return templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def page_language(request: Request) -> str:
+    """The signed-in user's setting, else `Accept-Language`, else the default setting."""
+    from sqlalchemy import select
+
+    from engine.store import models as m
+
+    rt = request.app.state.rt
+    user = getattr(request.state, "user", None)
+    setting = None
+    if user is not None:
+        with rt.db.reads() as session:
+            setting = session.scalar(select(m.User.language).where(m.User.id == user.id))
+    default = getattr(rt.settings, "default_language", i18n.DEFAULT_LANGUAGE)
+    return i18n.choose_language(setting, request.headers.get("accept-language"), default)
