@@ -50,6 +50,7 @@ def test_users_add_then_update_then_list(db_url: str) -> None:
         "roles": ["contract_admin"],
         "active": True,
         "notify": "immediate",
+        "team": None,
     }
     updated = run_cli(
         "users",

@@ -45,7 +45,8 @@ def test_a_future_as_of_is_refused_without_force_and_plans_nothing(
 def test_the_cli_refuses_a_future_as_of_in_one_line(
     db_url: str, tmp_path: Any, people: dict[str, int]
 ) -> None:
-    future = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    # Two days ahead: "today" is Asia/Shanghai's, already tomorrow for UTC after 16:00.
+    future = (dt.date.today() + dt.timedelta(days=2)).isoformat()
     result = run_cli("alerts", "run", "--as-of", future, db_url=db_url, CONTRACTFLOW_SMTP_PORT="1")
     assert result.code == 2
     assert result.stderr.count("\n") == 1 and f"as_of: {future} is in the future" in result.stderr

@@ -39,7 +39,15 @@ def test_the_stack_serves_the_flows_on_schedules_and_stops_cleanly(
     db_url = f"sqlite:///{tmp_path / 'cf.db'}"
     db = Database(db_url)
     migrate.upgrade(db)
-    today = dt.datetime.now(dt.UTC).date()
+    settings = Settings(
+        database_url=db_url,
+        data_dir=tmp_path / "data",
+        smtp_port=smtp.port,
+        mail_from="cf@example.com",
+        alerts_cron="0 7 * * *",
+    )
+    # The business day (CONTRACTFLOW_TIMEZONE), not UTC's: "due soon" is due today there.
+    today = dt.datetime.now(settings.zone).date()
     with db.transaction() as session:
         from engine.services.users import seed_roles
 
@@ -48,13 +56,6 @@ def test_the_stack_serves_the_flows_on_schedules_and_stops_cleanly(
         alice = add_user(session, "alice", "alice@example.com", ("contract_admin",))
         add_contract(session, "SC-STACK-1", alice, [{"oid": "OB-1", "due": today}])
     db.dispose()
-    settings = Settings(
-        database_url=db_url,
-        data_dir=tmp_path / "data",
-        smtp_port=smtp.port,
-        mail_from="cf@example.com",
-        alerts_cron="0 7 * * *",
-    )
     try:
         with PrefectStack(settings, port=None) as stack:
             api = stack.api_url
