@@ -59,27 +59,32 @@ def test_the_stack_serves_the_flows_on_schedules_and_stops_cleanly(
     try:
         with PrefectStack(settings, port=None) as stack:
             api = stack.api_url
+            served = {
+                "overdue-alerts/daily",
+                "sla-escalations/hourly",
+                "nightly-rescore/nightly",
+                "task-digest/daily",
+                "task-reminders/daily",
+            }
+
+            def deployed() -> dict[str, dict[str, Any]]:
+                flows = {f["id"]: f["name"] for f in httpx.post(f"{api}/flows/filter").json()}
+                listed = httpx.post(f"{api}/deployments/filter", json={}).json()
+                return {f"{flows.get(d['flow_id'])}/{d['name']}": d for d in listed}
+
             try:
                 # Generous: on a loaded 2-core machine the flow runner takes a while to import.
-                wait_for(
-                    lambda: len(httpx.post(f"{api}/deployments/filter", json={}).json()) == 3,
-                    180,
-                    "all three deployments",
-                )
+                wait_for(lambda: set(deployed()) == served, 180, "every flow's deployment")
             except AssertionError as waited:
                 log = stack.home / "flows.log"
                 raise AssertionError(
                     f"{waited}; flows.log ends: {log.read_text()[-3000:] if log.exists() else '-'}"
                 ) from None
-            deployments = httpx.post(f"{api}/deployments/filter", json={}).json()
-            by_name = {d["name"]: d for d in deployments}
-            assert set(by_name) == {"daily", "hourly", "nightly"}
-            schedules = httpx.get(f"{api}/deployments/{by_name['daily']['id']}/schedules").json()
+            alerts = deployed()["overdue-alerts/daily"]
+            schedules = httpx.get(f"{api}/deployments/{alerts['id']}/schedules").json()
             assert [s["schedule"]["cron"] for s in schedules] == ["0 7 * * *"]
 
-            run = httpx.post(
-                f"{api}/deployments/{by_name['daily']['id']}/create_flow_run", json={}
-            ).json()
+            run = httpx.post(f"{api}/deployments/{alerts['id']}/create_flow_run", json={}).json()
             state = wait_for(
                 lambda: (
                     s
