@@ -4,7 +4,7 @@ fulfilment, withdrawing."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
@@ -141,10 +141,11 @@ def _export(
     )
 
 
-@router.get("/contracts.csv")
-def contracts_csv(
+@router.get("/contracts.{kind}")
+def contracts_download(
     rt: RuntimeDep,
     user: PageUser,
+    kind: Literal["csv", "xlsx"],
     status: Annotated[str, Query(max_length=10)] = "active",
     stage: Annotated[str, Query(max_length=64)] = "",
     counterparty: Text = "",
@@ -154,7 +155,8 @@ def contracts_csv(
     search: Text = "",
     sort: Annotated[str, Query(max_length=40)] = DEFAULT_SORT,
 ) -> Response:
-    """The list as the page filters it, as CSV (UTF-8 with BOM, for Excel)."""
+    """The list as the page filters it, as CSV (UTF-8 with BOM, for Excel) or an Excel
+    workbook (typed cells): one route, so both downloads take the same filters."""
     form = dict(
         status=status,
         stage=stage,
@@ -165,34 +167,7 @@ def contracts_csv(
         search=search,
         sort=sort,
     )
-    return _export(rt, user, "csv", form)
-
-
-@router.get("/contracts.xlsx")
-def contracts_xlsx(
-    rt: RuntimeDep,
-    user: PageUser,
-    status: Annotated[str, Query(max_length=10)] = "active",
-    stage: Annotated[str, Query(max_length=64)] = "",
-    counterparty: Text = "",
-    owner: Annotated[str, Query(max_length=64)] = "",
-    team: Annotated[str, Query(max_length=64)] = "",
-    min_severity: Annotated[str, Query(max_length=10)] = "",
-    search: Text = "",
-    sort: Annotated[str, Query(max_length=40)] = DEFAULT_SORT,
-) -> Response:
-    """The list as the page filters it, as an Excel workbook (typed cells)."""
-    form = dict(
-        status=status,
-        stage=stage,
-        counterparty=counterparty,
-        owner=owner,
-        team=team,
-        min_severity=min_severity,
-        search=search,
-        sort=sort,
-    )
-    return _export(rt, user, "xlsx", form)
+    return _export(rt, user, kind, form)
 
 
 @router.post("/tasks/{task_id}/act", dependencies=[CsrfForm])
