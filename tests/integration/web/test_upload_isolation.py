@@ -37,7 +37,9 @@ def test_alias_bomb_and_deep_nesting_uploads_answer_422_at_once(
         for url in ("/api/contracts/upload", "/api/rules/check/upload"):
             started = time.perf_counter()
             response = client.post(url, files={"file": (name, text.encode())}, headers=headers)
-            assert time.perf_counter() - started < 1.0, (url, name)
+            # Expanding the bomb (9^9 list items) or recursing 50,000 levels would take
+            # minutes; refusing it takes milliseconds. 10 s leaves room for a busy machine.
+            assert time.perf_counter() - started < 10.0, (url, name)
             assert response.status_code == 422, (url, name, response.text)
             assert expected in response.text, response.text
 
